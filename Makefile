@@ -1,0 +1,44 @@
+# aiqarus: the two commands of the README are `make demo` and `make test`.
+# A local virtualenv in .venv; on machines without an NVIDIA GPU torch is pinned to the CPU
+# build through constraints-cpu.txt (GPU users: `make install CONSTRAINTS=` and bring your torch).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,constraints-cpu.txt)
+PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
+EXTRAS ?= dev
+
+.PHONY: install demo smoke test test-nbs test-py check-export clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
+
+demo: install
+	$(BIN)/aiqarus settings
+	$(BIN)/aiqarus parse tests/fixtures/sample_outputs.jsonl
+	@echo "demo: later stages (generate, eval, train, ...) are not built yet in this version"
+
+smoke: install
+	$(BIN)/aiqarus demo --preset smoke
+
+check-export: install
+	$(BIN)/nbdev-export
+	@if [ -n "$$(git status --porcelain -- aiqarus)" ]; then \
+	  echo "nbdev-export changed aiqarus/ (edit the notebooks, then export):"; git status --porcelain -- aiqarus; exit 1; fi
+	@echo "nbdev-export: aiqarus/ in sync with nbs/"
+
+test-nbs: install
+	$(BIN)/nbdev-test --n-workers 2 --timing
+
+test-py: install
+	$(BIN)/python -m pytest tests
+
+test: check-export test-nbs test-py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
