@@ -19,18 +19,21 @@ install: $(BIN)/python
 	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
 
 demo: install
-	$(BIN)/aiqarus settings
-	$(BIN)/aiqarus parse tests/fixtures/sample_outputs.jsonl
-	@echo "demo: later stages (generate, eval, train, ...) are not built yet in this version"
+	$(BIN)/aiqarus generate --type eval
+	$(BIN)/aiqarus eval --backend oracle --cases data/eval.jsonl --run-dir runs/oracle
+	$(BIN)/aiqarus eval --backend always_call_tool --cases data/eval.jsonl --run-dir runs/always_call_tool
+	$(BIN)/aiqarus bench harness
+	@echo "demo: later stages (training data, SFT, SimPO, report, probing) are not built yet in this version"
 
 smoke: install
 	$(BIN)/aiqarus demo --preset smoke
 
 check-export: install
+	@rm -rf .export-check && cp -r aiqarus .export-check
 	$(BIN)/nbdev-export
-	@if [ -n "$$(git status --porcelain -- aiqarus)" ]; then \
-	  echo "nbdev-export changed aiqarus/ (edit the notebooks, then export):"; git status --porcelain -- aiqarus; exit 1; fi
-	@echo "nbdev-export: aiqarus/ in sync with nbs/"
+	@if ! diff -r -x __pycache__ .export-check aiqarus; then rm -rf .export-check; \
+	  echo "nbdev-export changed aiqarus/: the library was out of sync with nbs/ (edit the notebooks, then export)"; exit 1; fi
+	@rm -rf .export-check; echo "nbdev-export: aiqarus/ in sync with nbs/"
 
 test-nbs: install
 	$(BIN)/nbdev-test --n-workers 2 --timing

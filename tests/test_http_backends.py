@@ -1,0 +1,72 @@
+"""The OpenAI-compatible paths (eval backend and LLM client) against a local server on 127.0.0.1:
+retries on 429 and on a dropped connection, tools passed natively, no internet needed."""
+import json, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import pytest
+from aiqarus.backends import OpenAIBackend, Request
+from aiqarus.llm import OpenAICompatClient, complete_many
+from aiqarus.parse import parse_turn
+from aiqarus.generate import make_case
+
+class Script:
+    "What the fake server does on each request, in order; then 'ok' forever."
+    def __init__(self, *steps): self.steps, self.seen = list(steps), []
+
+def serve(script, reply):
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+            script.seen.append(body)
+            step = script.steps.pop(0) if script.steps else 'ok'
+            if step == 'drop':   # close the socket without an HTTP response
+                self.close_connection = True; self.connection.shutdown(2); return
+            if step == '429':
+                self.send_response(429); self.send_header('Content-Length', '0'); self.end_headers(); return
+            data = json.dumps({'choices': [{'message': reply(body)}]}).encode()
+            self.send_response(200); self.send_header('Content-Type', 'application/json'); self.send_header('Content-Length', str(len(data))); self.end_headers()
+            self.wfile.write(data)
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/v1"
+
+@pytest.fixture
+def server():
+    made = []
+    def start(script, reply):
+        srv, url = serve(script, reply); made.append(srv); return url
+    yield start
+    for s in made: s.shutdown()
+
+def tool_reply(body):
+    name = body['tools'][0]['function']['name']
+    return {'role': 'assistant', 'content': None, 'tool_calls': [{'id': 'c1', 'type': 'function', 'function': {'name': name, 'arguments': '{"x": "1"}'}}]}
+
+def test_eval_backend_retries_and_passes_tools(server):
+    script = Script('429', 'drop', 'ok')
+    url = server(script, tool_reply)
+    c = make_case('handoff_routing', 0)
+    b = OpenAIBackend(url, model='m', backoff=0.01, concurrency=1)
+    out = b.generate([Request(c.messages, [{'type': 'function', 'function': {'name': 'get_x', 'parameters': {'type': 'object'}}}], None, 0)])[0]
+    assert parse_turn(out).tool_calls == [{'name': 'get_x', 'arguments': {'x': '1'}}]
+    assert len(script.seen) == 3 and script.seen[-1]['tools'][0]['function']['name'] == 'get_x'
+
+def test_llm_client_retries_then_gives_up(server):
+    script = Script('429', 'drop')
+    url = server(script, lambda b: {'role': 'assistant', 'content': '{"ok": true}'})
+    c = OpenAICompatClient(url, model='m', backoff=0.01)
+    assert complete_many(c, ['hi'], json_schema={'type': 'object'}) == ['{"ok": true}']
+    assert script.seen[-1]['response_format']['type'] == 'json_schema'
+    bad = Script(*['429'] * 10)
+    url2 = server(bad, lambda b: {})
+    with pytest.raises(Exception, match='429'):
+        complete_many(OpenAICompatClient(url2, model='m', backoff=0.01, max_retries=3), ['hi'])
+    assert len(bad.seen) == 3
+
+def test_api_key_comes_from_environment(server, monkeypatch):
+    seen = {}
+    script = Script()
+    url = server(script, lambda b: {'role': 'assistant', 'content': 'x'})
+    monkeypatch.setenv('OPENAI_API_KEY', 'sk-test-not-a-real-key')
+    c = OpenAICompatClient(url)
+    assert c._http().headers['Authorization'] == 'Bearer sk-test-not-a-real-key'
