@@ -19,9 +19,10 @@ install: $(BIN)/python
 	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
 
 demo: install
-	$(BIN)/aiqarus generate --type eval
-	$(BIN)/aiqarus eval --backend oracle --cases data/eval.jsonl --run-dir runs/oracle
-	$(BIN)/aiqarus eval --backend always_call_tool --cases data/eval.jsonl --run-dir runs/always_call_tool
+	$(BIN)/aiqarus generate --preset mini
+	$(BIN)/aiqarus qa data/mini
+	$(BIN)/aiqarus eval --backend oracle --n-per-category 100 --run-dir runs/oracle
+	$(BIN)/aiqarus eval --backend always_call_tool --n-per-category 100 --run-dir runs/always_call_tool
 	$(BIN)/aiqarus bench harness
 	@echo "demo: later stages (training data, SFT, SimPO, report, probing) are not built yet in this version"
 
