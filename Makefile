@@ -23,8 +23,11 @@ demo: install
 	$(BIN)/aiqarus qa data/mini
 	$(BIN)/aiqarus eval --backend oracle --n-per-category 100 --run-dir runs/oracle
 	$(BIN)/aiqarus eval --backend always_call_tool --n-per-category 100 --run-dir runs/always_call_tool
+	$(BIN)/aiqarus report runs/always_call_tool --vs runs/oracle
+	$(BIN)/aiqarus report data/runs/writeup_sft
+	$(BIN)/aiqarus forensics data/runs/writeup_sft --category clarification_loop
 	$(BIN)/aiqarus bench harness
-	@echo "demo: later stages (training data, SFT, SimPO, report, probing) are not built yet in this version"
+	@echo "demo: later stages (SFT, SimPO, pairs, probing) are not built yet in this version"
 
 smoke: install
 	$(BIN)/aiqarus demo --preset smoke
