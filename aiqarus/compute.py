@@ -1,4 +1,4 @@
-"""One dispatcher for the heavy jobs — SFT, SimPO, eval — that runs them in this process by default and on a Modal B200 when the run settings say so.
+"""One dispatcher for the heavy jobs — SFT, SimPO, eval — that runs them in this process by default and on a Modal GPU when the run settings say so.
 
 Docs: https://aiqarus.github.io/aiqarus/compute.html.md"""
 
@@ -6,12 +6,13 @@ Docs: https://aiqarus.github.io/aiqarus/compute.html.md"""
 
 # %% ../nbs/60_compute.ipynb #54c3c770
 from __future__ import annotations
-import json
+import inspect, json
 from pathlib import Path
 from .config import settings
 
 # %% auto #0
-__all__ = ['JOBS', 'sft_job', 'simpo_job', 'eval_job', 'dispatch']
+__all__ = ['JOBS', 'MODAL_TOKEN_HINT', 'JOB_PATHS', 'sft_job', 'simpo_job', 'eval_job', 'ModalNotReady', 'modal_token_problem',
+           'modal_path_problems', 'dispatch']
 
 # %% ../nbs/60_compute.ipynb #7f6258fb
 def sft_job(recipe:str, data:str, out_dir:str, max_steps:int|None=None, overrides:dict|None=None) -> dict:
@@ -29,23 +30,62 @@ def simpo_job(recipe:str, pairs:str, out_dir:str, sft_adapter:str|None=None, max
     r = load_recipe(recipe, output_dir=out_dir, **(overrides or {}))
     return train_simpo(r, read_pairs(pairs), out_dir, sft_adapter=sft_adapter, max_steps=max_steps)['card']
 
-def eval_job(backend:str, run_dir:str, cases:str|None=None, n_per_category:int=100, judge:str='rule') -> dict:
-    "Run the eval; returns the summary."
+def eval_job(backend:str, run_dir:str, cases:str|None=None, n_per_category:int=100, judge:str='rule', seed:int|None=None) -> dict:
+    "Run the eval (cases from `cases` JSONL, else generated with the configured seed); returns the summary."
+    from aiqarus.config import settings
+    seed = settings().seed if seed is None else seed
     from aiqarus.schema import Case, read_jsonl
     from aiqarus.generate import make_eval_set
     from aiqarus.eval import run_eval
     from aiqarus.judge import RuleJudge
-    cs = read_jsonl(cases, Case) if cases else make_eval_set(n_per_category)
-    return run_eval(cs, backend, run_dir, judge=RuleJudge() if judge == 'rule' else None, progress=False).summary
+    cs = read_jsonl(cases, Case) if cases else make_eval_set(n_per_category, seed)
+    return run_eval(cs, backend, run_dir, judge=RuleJudge() if judge == 'rule' else None, seed=seed, progress=False).summary
 
 JOBS = {'sft': sft_job, 'simpo': simpo_job, 'eval': eval_job}
 
+# %% ../nbs/60_compute.ipynb #c2d3e4f5
+class ModalNotReady(RuntimeError):
+    "compute=modal cannot start from here (no token, a path off the Volume, the app not deployed): one line, before any work."
+
+MODAL_TOKEN_HINT = "set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or run `modal token new`"
+JOB_PATHS = ('data', 'pairs', 'cases', 'out_dir', 'run_dir')      # the arguments a Modal job reads or writes as files
+
+def modal_token_problem(get=None) -> str|None:
+    "Why Modal would refuse this process — no token in the environment or `~/.modal.toml` — or `None`; `get` looks a setting up."
+    if get is None:
+        try: from modal.config import config
+        except ImportError: return "compute=modal needs the modal package: pip install -e '.[cloud]'"
+        get = config.get
+    if (get('token_id') and get('token_secret')) or get('oauth_refresh_token'): return None
+    return f"compute=modal needs a Modal token and this process has none: {MODAL_TOKEN_HINT}"
+
+def _on(path, mount:str) -> bool: return Path(path).as_posix() == mount or Path(path).as_posix().startswith(mount.rstrip('/') + '/')
+
+def modal_path_problems(job:str, args:tuple=(), kw:dict|None=None, mount:str|None=None) -> list:
+    "`name=path` for each of the job's files that is not on the Volume at `mount` (a shipped recipe, sent by name, is fine)."
+    import aiqarus
+    mount = mount or settings().modal_mount
+    bound = inspect.signature(JOBS[job]).bind(*args, **(kw or {})).arguments
+    out = [f"{k}={v}" for k, v in bound.items() if k in JOB_PATHS and v is not None and not _on(v, mount)]
+    r = bound.get('recipe')
+    shipped = Path(aiqarus.__file__).resolve().parent/'recipes'
+    if r and Path(r).is_file() and Path(r).resolve().parent != shipped and not _on(r, mount): out.insert(0, f"recipe={r}")
+    return out
+
 def dispatch(job:str, *args, compute:str|None=None, **kw):
-    "Run `job` here (`compute='local'`) or as the deployed Modal function of the same name (`compute='modal'`)."
+    "Run `job` here (`compute='local'`) or as the deployed Modal function of the same name (`compute='modal'`), checked first."
     if job not in JOBS: raise ValueError(f"unknown job {job!r}; one of {sorted(JOBS)}")
-    compute = compute or settings().compute
+    S = settings()
+    compute = compute or S.compute
     if compute == 'local': return JOBS[job](*args, **kw)
-    if compute == 'modal':
-        import modal
-        return modal.Function.from_name(settings().modal_app, job).remote(*args, **kw)
-    raise ValueError(f"unknown compute {compute!r}: local or modal")
+    if compute != 'modal': raise ValueError(f"unknown compute {compute!r}: local or modal")
+    if why := modal_token_problem(): raise ModalNotReady(why)
+    if off := modal_path_problems(job, args, kw, S.modal_mount):
+        raise ModalNotReady(f"compute=modal: the job sees only the Volume {S.modal_volume} at {S.modal_mount}, and {', '.join(off)} "
+                            f"is not on it (copy inputs with `modal volume put {S.modal_volume} LOCAL REMOTE`; write under {S.modal_mount})")
+    import modal
+    fn = modal.Function.from_name(S.modal_app, job)
+    try: fn.hydrate()
+    except modal.exception.NotFoundError:
+        raise ModalNotReady(f"compute=modal: the Modal app {S.modal_app!r} has no function {job!r}: run `modal deploy modal/app.py`") from None
+    return fn.remote(*args, **kw)

@@ -6,12 +6,13 @@ Docs: https://aiqarus.github.io/aiqarus/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #a332be3a
 from __future__ import annotations
-import configparser, os
+import configparser, os, re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'find_settings', 'Settings', 'load_settings', 'settings']
+__all__ = ['SETTINGS_FILE', 'CHOICES', 'find_settings', 'SettingsError', 'Settings', 'load_settings', 'settings', 'code_version',
+           'source_sha']
 
 # %% ../nbs/00_config.ipynb #2a012ba0
 SETTINGS_FILE = 'settings.ini'
@@ -34,6 +35,9 @@ def find_settings(start:str|Path|None=None) -> Path|None:
     return None
 
 # %% ../nbs/00_config.ipynb #17907981
+class SettingsError(ValueError):
+    "A bad run setting, naming the key and where its value came from."
+
 @dataclass(frozen=True)
 class Settings:
     "Run settings: `settings.ini` `[aiqarus]`, then `AIQARUS_<KEY>` environment overrides."
@@ -45,33 +49,60 @@ class Settings:
     seed: int
     root: Path = field(default=Path('.'))
     source: str = 'defaults'
+    sources: dict = field(default_factory=dict, compare=False)   # key -> 'defaults' | 'settings.ini:LINE' | 'AIQARUS_KEY'
+
+CHOICES = {'compute': ('local', 'modal'), 'generator_backend': ('offline', 'gemini', 'openai'), 'judge_backend': ('rule', 'none', 'gemini', 'openai'),
+           'modal_gpu': ('B200', 'H200', 'H100', 'A100-80GB', 'A100', 'L40S', 'A10G', 'L4', 'T4')}
 
 def _coerce(name, raw, root):
-    if name=='handoff_tools': return tuple(t.strip() for t in raw.split(',') if t.strip())
-    if name=='seed': return int(raw)
+    raw = raw.strip()
+    if name == 'handoff_tools':
+        names = tuple(t.strip() for t in raw.split(',') if t.strip())
+        if bad := [t for t in names if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_.-]*', t)]: raise ValueError(f"not tool names: {bad}")
+        return names
+    if name == 'seed':
+        try: return int(raw)
+        except ValueError: raise ValueError(f"{raw!r} is not an integer") from None
+    if name in CHOICES and raw not in CHOICES[name]: raise ValueError(f"{raw!r} is not one of {', '.join(CHOICES[name])}")
+    if name == 'openai_base_url' and not re.fullmatch(r'https?://[^\s/]+(/\S*)?', raw): raise ValueError(f"{raw!r} is not an http(s) URL")
+    if name == 'modal_mount' and not raw.startswith('/'): raise ValueError(f"{raw!r} must be an absolute path in the container")
     if name.endswith('_dir'):
+        if not raw: raise ValueError("empty path")
         p = Path(raw).expanduser()
         return p if p.is_absolute() else root/p
-    return raw.strip()
+    if not raw: raise ValueError("empty value")
+    return raw
+
+def _key_lines(text:str) -> dict:
+    "`{key: line number}` of the assignments in a settings file."
+    return {m.group(1).lower(): i for i, line in enumerate(text.splitlines(), 1) if (m := re.match(r'\s*([A-Za-z_][\w]*)\s*[=:]', line))}
 
 def load_settings(path:str|Path|None=None, env:dict|None=None) -> Settings:
-    "Read run settings from `path` (default: `find_settings()`), applying `AIQARUS_*` overrides from `env` (default `os.environ`)."
+    "Read run settings from `path` (default: `find_settings()`), applying `AIQARUS_*` overrides from `env` (default `os.environ`); every value validated."
     env = os.environ if env is None else env
     f = Path(path) if path else find_settings()
     vals, root, source = dict(_DEFAULTS), Path.cwd(), 'defaults'
+    sources = {k: 'defaults' for k in _DEFAULTS}
     if f is not None:
+        if not Path(f).is_file(): raise SettingsError(f"{f}: settings file not found")
+        text = Path(f).read_text(errors='replace')
         cp = configparser.ConfigParser(inline_comment_prefixes=('#',))
-        try: cp.read_string(Path(f).read_text(), source=str(f))
-        except configparser.Error as e: raise ValueError(f"{f}: cannot parse settings: {e}") from e
-        if not cp.has_section('aiqarus'): raise ValueError(f"{f}: no [aiqarus] section")
-        unknown = set(cp['aiqarus']) - set(_DEFAULTS)
-        if unknown: raise ValueError(f"{f}: unknown setting(s) {sorted(unknown)}; known: {sorted(_DEFAULTS)}")
+        try: cp.read_string(text, source=str(f))
+        except configparser.Error as e: raise SettingsError(f"{f}: cannot parse settings: {e}") from e
+        if not cp.has_section('aiqarus'): raise SettingsError(f"{f}: no [aiqarus] section (found {cp.sections() or 'none'}): the run settings live under [aiqarus]")
+        if extra := [s for s in cp.sections() if s != 'aiqarus']: raise SettingsError(f"{f}: unknown section(s) {extra}; only [aiqarus] is read")
+        lines = _key_lines(text)
+        if unknown := sorted(set(cp['aiqarus']) - set(_DEFAULTS)):
+            raise SettingsError(f"{f}:{lines.get(unknown[0], '?')}: unknown setting(s) {unknown}; known: {sorted(_DEFAULTS)}")
         vals.update(cp['aiqarus']); root, source = Path(f).resolve().parent, str(f)
+        sources.update({k: f"{f}:{lines.get(k, '?')}" for k in cp['aiqarus']})
     for k in _DEFAULTS:
-        if (v := env.get(f'AIQARUS_{k.upper()}')) is not None: vals[k] = v
-    try: kw = {k: _coerce(k, v, root) for k,v in vals.items()}
-    except ValueError as e: raise ValueError(f"{source}: bad setting value: {e}") from e
-    return Settings(**kw, root=root, source=source)
+        if (v := env.get(f'AIQARUS_{k.upper()}')) is not None: vals[k], sources[k] = v, f'AIQARUS_{k.upper()}'
+    kw = {}
+    for k, v in vals.items():
+        try: kw[k] = _coerce(k, v, root)
+        except ValueError as e: raise SettingsError(f"{sources[k]}: {k} = {v.strip()!r}: {e}") from None
+    return Settings(**kw, root=root, source=source, sources=sources)
 
 # %% ../nbs/00_config.ipynb #7f80d2c1
 _cached = None
@@ -80,3 +111,28 @@ def settings(reload:bool=False) -> Settings:
     global _cached
     if _cached is None or reload: _cached = load_settings()
     return _cached
+
+# %% ../nbs/00_config.ipynb #6fd28a21
+import hashlib, subprocess
+
+def _package_dir() -> Path:
+    import aiqarus
+    return Path(aiqarus.__file__).resolve().parent
+
+def code_version(root:str|Path|None=None) -> dict:
+    "`{'package', 'git_sha', 'dirty'}` of the code running now (git fields are None outside a git checkout)."
+    from aiqarus import __version__
+    root = Path(root or _package_dir().parent)
+    def git(*args):
+        try: return subprocess.run(['git', '-C', str(root), *args], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError): return None
+    sha = git('rev-parse', 'HEAD')
+    status = git('status', '--porcelain', '--untracked-files=no') if sha else None
+    return {'package': __version__, 'git_sha': sha, 'dirty': bool(status) if status is not None else None}
+
+def source_sha(*modules:str) -> str:
+    "sha256 (first 16 hex) over the source files of `aiqarus` modules, e.g. `source_sha('parse', 'eval')`."
+    h, pkg = hashlib.sha256(), _package_dir()
+    for m in sorted(modules):
+        h.update(m.encode()); h.update((pkg/f"{m}.py").read_bytes())
+    return h.hexdigest()[:16]

@@ -12,15 +12,17 @@ from pathlib import Path
 from .config import settings
 
 # %% auto #0
-__all__ = ['PRESETS', 'RUN_NAMES', 'DemoConfig', 'Demo', 'stage_data', 'stage_base', 'stage_eval', 'stage_sft', 'stage_report',
-           'stage_pairs', 'stage_simpo', 'stage_compare', 'stage_probe', 'run_demo', 'save_reference']
+__all__ = ['PRESETS', 'SOLVER', 'STAGE_CODE', 'RUN_NAMES', 'WALKTHROUGH', 'PAIRS_POOL', 'DemoConfig', 'Demo', 'stage_data',
+           'stage_base', 'stage_eval', 'refresh_eval', 'walkthrough_cases', 'stage_walkthrough', 'stage_sft',
+           'stage_report', 'stage_pairs_pool', 'stage_pairs', 'stage_simpo', 'stage_compare', 'stage_probe', 'run_demo',
+           'save_reference']
 
 # %% ../nbs/92_demo.ipynb #a80ef326
 @dataclass
 class DemoConfig:
     "Sizes and steps of one demo preset."
     preset: str
-    model: str                      # 'smollm2' or 'tiny'
+    model: str                      # 'mini' (the run setting mini_model: SmolLM2-135M-Instruct by default) or 'tiny'
     data_preset: str                # training-data preset
     eval_per_category: int          # stratified eval subset: cases per category
     sft_steps: int
@@ -30,16 +32,22 @@ class DemoConfig:
     batch_size: int
     probe_per_action: int
     steer_alphas: list = field(default_factory=list)
+    walkthrough_cases: int = 0      # the SFT model on this many clarification_loop cases: the walkthrough's real run
     seed: int = 0
 
 PRESETS = {
-    'default': DemoConfig('default', 'smollm2', 'mini', 3, sft_steps=100, simpo_steps=16, simpo_pairs=32, max_new_tokens=96, batch_size=16,
-                          probe_per_action=24, steer_alphas=[-4.0, 0.0, 4.0]),
+    'default': DemoConfig('default', 'mini', 'mini', 3, sft_steps=100, simpo_steps=16, simpo_pairs=32, max_new_tokens=96, batch_size=16,
+                          probe_per_action=24, steer_alphas=[-4.0, 0.0, 4.0], walkthrough_cases=100),
     'smoke': DemoConfig('smoke', 'tiny', 'smoke', 1, sft_steps=3, simpo_steps=2, simpo_pairs=4, max_new_tokens=16, batch_size=14,
-                        probe_per_action=8, steer_alphas=[-1.0, 0.0, 1.0]),
+                        probe_per_action=8, steer_alphas=[-1.0, 0.0, 1.0], walkthrough_cases=2),
 }
 
 # %% ../nbs/92_demo.ipynb #17e14b5a
+SOLVER = ('backends', 'simulate', 'generate', 'schema')
+STAGE_CODE = {'data': ('schema', 'generate', 'training_data', 'qa'), 'base': ('tiny',), 'sft': ('sft', 'training_data'),
+              'eval_base': SOLVER, 'eval_sft': SOLVER, 'eval_simpo': SOLVER, 'report': ('report', 'forensics'), 'pairs': ('pairs',),
+              'simpo': ('simpo', 'sft'), 'compare': ('report',), 'eval_walkthrough': SOLVER, 'eval_pairs_pool': SOLVER, 'probe': ('probe', 'steer', 'guardrail', 'backends')}
+
 class Demo:
     "One demo run: a directory of stages."
     def __init__(self, cfg:DemoConfig, root=None, figures=None, log=print):
@@ -50,13 +58,23 @@ class Demo:
         self.keys, self.results = {}, {}
 
     def key(self, name, deps=()):
-        h = hashlib.sha256(json.dumps({'cfg': asdict(self.cfg), 'stage': name, 'deps': [self.keys[d] for d in deps]}, sort_keys=True).encode()).hexdigest()[:16]
+        from aiqarus.config import source_sha
+        code = source_sha(*STAGE_CODE[name.split(':')[0]])
+        h = hashlib.sha256(json.dumps({'cfg': asdict(self.cfg), 'stage': name, 'deps': [self.keys[d] for d in deps], 'code': code}, sort_keys=True).encode()).hexdigest()[:16]
         self.keys[name] = h
         return h
 
-    def stage(self, name, fn, deps=()):
-        "Run `fn(out_dir)` unless `<stage>/stage.json` already holds this stage's key; returns (and stores) its JSON-able result."
+    def stage(self, name, fn, deps=(), refresh=None):
+        "Run `fn(out_dir)` unless `<stage>/stage.json` already holds this stage's key; `refresh(out_dir, result)` may update a kept result (and the key later stages see)."
         key, out = self.key(name, deps), self.dir/name
+        res = self._stage(name, fn, key, out)
+        if refresh is not None:
+            res, ident = refresh(out, res)
+            self.keys[name] = hashlib.sha256(f"{key}:{ident}".encode()).hexdigest()[:16]
+            self.results[name] = res
+        return res
+
+    def _stage(self, name, fn, key, out):
         meta = out/'stage.json'
         if meta.exists():
             m = json.loads(meta.read_text())
@@ -79,13 +97,13 @@ def _template_for(model:str) -> tuple:
     "(recipe template key, inference chat template) for a demo model."
     from aiqarus.sft import HERMES_THINK
     from trl.chat_template_utils import qwen3_5_think_chat_template
-    return ('hermes_think', HERMES_THINK) if model == 'smollm2' else ('qwen3_5', qwen3_5_think_chat_template)
+    return ('qwen3_5', qwen3_5_think_chat_template) if model == 'tiny' else ('hermes_think', HERMES_THINK)
 
 def _base(demo:Demo) -> tuple:
     "`(model dir, gguf file or None)` of the base model (the tiny one is built once into the demo dir)."
-    if demo.cfg.model == 'smollm2':
-        from aiqarus.sft import smollm2_path
-        return smollm2_path()
+    if demo.cfg.model == 'mini':
+        from aiqarus.sft import resolve_model
+        return resolve_model(settings().mini_model)
     return str(demo.dir/'base'/'model'), None
 
 def _backend(demo:Demo, adapter=None, **kw):
@@ -105,7 +123,7 @@ def _recipe(demo:Demo, kind:str, out:Path):
     over = {'model_name_or_path': str(Path(d)/g) if g else d, 'aiqarus_chat_template': tpl, 'logging_steps': 1}
     if demo.cfg.model == 'tiny': over.update(max_length=4096, per_device_train_batch_size=2)
     else: over.update(per_device_train_batch_size=2)
-    return load_recipe(settings().root/'recipes'/f"{kind}_mini.yaml", output_dir=str(out), **over)
+    return load_recipe(f"{kind}_mini", output_dir=str(out), **over)
 
 def stage_data(demo:Demo, out:Path) -> dict:
     from aiqarus.training_data import PRESETS as DP, make_training_set
@@ -122,8 +140,8 @@ def stage_data(demo:Demo, out:Path) -> dict:
 
 def stage_base(demo:Demo, out:Path) -> dict:
     "The base model: SmolLM2 from its package, or a tiny Qwen3.5 built from config with a tokenizer trained on the demo data."
-    if demo.cfg.model == 'smollm2':
-        d, g = _base(demo); return {'model': f"{d}/{g}", 'line': f"SmolLM2-135M-Instruct ({g})"}
+    if demo.cfg.model == 'mini':
+        d, g = _base(demo); return {'model': f"{d}/{g}" if g else d, 'line': f"{settings().mini_model} ({g or d})"}
     from aiqarus.tiny import build_tiny_model
     from aiqarus.schema import read_jsonl, Sample
     samples = read_jsonl(demo.dir/'data'/'train.jsonl', Sample)
@@ -131,15 +149,48 @@ def stage_base(demo:Demo, out:Path) -> dict:
     build_tiny_model(texts, out/'model', vocab_size=4096, seed=demo.cfg.seed)
     return {'model': str(out/'model'), 'line': 'tiny Qwen3.5 built from config'}
 
+def _eval_result(run, label:str) -> dict:
+    s = run.summary
+    pa = {a: round(v['accuracy'], 3) for a, v in s['per_action_turns'].items() if v['n']}
+    return {'accuracy': s['accuracy'], 'per_action_turns': pa, 'score_version': run.version, 'scorer': run.score.get('scorer'),
+            'line': f"{label}: case accuracy {s['accuracy']:.1%} on {s['n']} cases; turn accuracy by action {pa} (scores/v{run.version})"}
+
 def stage_eval(demo:Demo, out:Path, adapter=None, label='') -> dict:
-    from aiqarus.eval import run_eval
+    from aiqarus.eval import run_eval, load_run
     from aiqarus.judge import RuleJudge
     b = _backend(demo, adapter)
     r = run_eval(_cases(demo), b, out/label, judge=RuleJudge(), seed=demo.cfg.seed, model=label)
-    s = r.summary
-    pa = {a: round(v['accuracy'], 3) for a, v in s['per_action_turns'].items() if v['n']}
-    return {'accuracy': s['accuracy'], 'per_action_turns': pa, 'model_calls': r.model_calls, 'turns': r.turns_served,
-            'line': f"{label}: case accuracy {s['accuracy']:.1%} on {s['n']} cases; turn accuracy by action {pa}"}
+    return {**_eval_result(load_run(out/label), label), 'model_calls': r.model_calls, 'turns': r.turns_served}
+
+def refresh_eval(demo:Demo, label:str):
+    "A `refresh` for an eval stage: re-score its run when the newest score version was made by other scoring code."
+    def refresh(out:Path, res:dict):
+        from aiqarus.eval import load_run, score_run, scorer_version
+        from aiqarus.judge import RuleJudge
+        run = load_run(out/label)
+        if run.score.get('scorer') != scorer_version():
+            n = score_run(out/label, RuleJudge()); run = load_run(out/label, n)
+            demo.log(f"[{out.name}] re-scored -> scores/v{n}")
+        res = {**res, **_eval_result(run, label)}
+        return res, f"{run.version}:{run.score.get('scorer')}"
+    return refresh
+
+WALKTHROUGH = ('eval_walkthrough', 'sft_clarification_loop')
+
+def walkthrough_cases(demo:Demo) -> list:
+    "clarification_loop cases for the walkthrough: the first `walkthrough_cases` of the category, none of them in the 42-case eval subset."
+    from aiqarus.generate import make_eval_set
+    seen = {c.id for c in _cases(demo)}
+    pool = make_eval_set(demo.cfg.walkthrough_cases + demo.cfg.eval_per_category, demo.cfg.seed)
+    return [c for c in pool if c.category == 'clarification_loop' and c.id not in seen][:demo.cfg.walkthrough_cases]
+
+def stage_walkthrough(demo:Demo, out:Path) -> dict:
+    "The SFT model on the walkthrough's clarification_loop cases (a real run for `90_clarification_loop`)."
+    from aiqarus.eval import run_eval, load_run
+    from aiqarus.judge import RuleJudge
+    b = _backend(demo, demo.dir/'sft'/'adapter')
+    r = run_eval(walkthrough_cases(demo), b, out/WALKTHROUGH[1], judge=RuleJudge(), seed=demo.cfg.seed, model='sft')
+    return {**_eval_result(load_run(out/WALKTHROUGH[1]), 'sft on clarification_loop'), 'model_calls': r.model_calls, 'turns': r.turns_served}
 
 def stage_sft(demo:Demo, out:Path) -> dict:
     from aiqarus.sft import train_sft
@@ -157,12 +208,23 @@ def stage_report(demo:Demo, out:Path) -> dict:
     return {'figures': [str(x) for x in p.values()], 'contradiction': f['contradiction']['text'], 'restraint': f['restraint'],
             'line': f"charts -> {demo.fig}; {f['contradiction']['text']}"}
 
+PAIRS_POOL = ('eval_pairs_pool', 'sft_pairs_pool')
+
+def stage_pairs_pool(demo:Demo, out:Path) -> dict:
+    "The SFT model on the preference-pair pool: cases whose request shapes are in neither training nor eval, so pairs never come from the yardstick."
+    from aiqarus.eval import run_eval, load_run
+    from aiqarus.generate import make_eval_set
+    from aiqarus.judge import RuleJudge
+    b = _backend(demo, demo.dir/'sft'/'adapter')
+    r = run_eval(make_eval_set(demo.cfg.eval_per_category, demo.cfg.seed, pool='pairs'), b, out/PAIRS_POOL[1], judge=RuleJudge(), seed=demo.cfg.seed, model='sft')
+    return {**_eval_result(load_run(out/PAIRS_POOL[1]), 'sft on the pairs pool'), 'model_calls': r.model_calls, 'turns': r.turns_served}
+
 def stage_pairs(demo:Demo, out:Path) -> dict:
     from aiqarus.pairs import pairs_from_run, write_pairs, pair_table
-    ps = pairs_from_run(_run(demo, 'eval_sft'), cases={c.id: c for c in _cases(demo)})
+    ps = pairs_from_run(demo.dir/PAIRS_POOL[0]/PAIRS_POOL[1])          # mined on the pairs pool, never on the eval cases
     write_pairs(ps, out/'pairs.jsonl')
     _, shares = pair_table(ps)
-    return {'pairs': len(ps), 'expected_actions': shares, 'line': f"{len(ps)} pairs from the SFT model's failures, {shares}"}
+    return {'pairs': len(ps), 'expected_actions': shares, 'line': f"{len(ps)} pairs from the SFT model's failures on the pairs pool, {shares}"}
 
 def stage_simpo(demo:Demo, out:Path) -> dict:
     from aiqarus.pairs import read_pairs
@@ -175,15 +237,16 @@ def stage_simpo(demo:Demo, out:Path) -> dict:
     return {'steps': card['steps'], 'losses': card['losses'], 'eos': card['eos'], 'line': f"{card['steps']} SimPO steps on {min(len(ps), demo.cfg.simpo_pairs)} pairs, eos {card['eos']}"}
 
 def stage_compare(demo:Demo, out:Path) -> dict:
-    from aiqarus.report import load_run, compare, plot_compare, action_table
-    runs = {k: load_run(_run(demo, k)) for k in RUN_NAMES if (_run(demo, k)/'summary.json').exists()}
+    from aiqarus.eval import load_run
+    from aiqarus.report import compare, plot_compare
+    runs = {k: load_run(_run(demo, k)) for k in RUN_NAMES if (_run(demo, k)/'scores').exists()}
     tables = {}
     for a, b in (('eval_base', 'eval_sft'), ('eval_sft', 'eval_simpo'), ('eval_base', 'eval_simpo')):
         if a in runs and b in runs:
-            t = compare(runs[a].summary, runs[b].summary, turns=True)
+            t = compare(runs[a], runs[b])        # paired on the same cases: McNemar exact, Holm per table, Newcombe intervals
             na, nb = RUN_NAMES[a], RUN_NAMES[b]
-            plot_compare(t, demo.fig/f"{na}_vs_{nb}_actions.png", 'action', f"{na} → {nb}: accuracy per scored turn by action")
-            plot_compare(t, demo.fig/f"{na}_vs_{nb}_categories.png", 'category', f"{na} → {nb}: case accuracy by category")
+            plot_compare(t, demo.fig/f"{na}_vs_{nb}_actions.png", 'action', 'turn', f"{na} → {nb}: accuracy per scored turn by action")
+            plot_compare(t, demo.fig/f"{na}_vs_{nb}_categories.png", 'category', 'case', f"{na} → {nb}: case accuracy by category")
             tables[f"{na}->{nb}"] = t.to_dict('records')
     (out/'compare.json').write_text(json.dumps(tables, indent=1))
     for k, v in runs.items():   # the confusion chart of every run
@@ -225,10 +288,11 @@ def stage_probe(demo:Demo, out:Path) -> dict:
     plot_sweep(sweep, demo.fig/'steering_sweep.png', f"SFT model: steering toward clarify at layer {layer}")
     g = GuardrailBackend(b, mode='regenerate')
     gr = run_eval(_cases(demo), g, out/'guardrail_run', seed=demo.cfg.seed, model='sft+guardrail')
-    base = json.loads((_run(demo, 'eval_sft')/'summary.json').read_text())
+    from aiqarus.eval import load_run
+    base_run = load_run(_run(demo, 'eval_sft')); base = base_run.summary
     from aiqarus.report import compare, plot_compare
-    t = compare(base, gr.summary, turns=True)
-    plot_compare(t, demo.fig/'guardrail_actions.png', 'action', 'SFT model → SFT + guardrail, by action (turns)')
+    t = compare(base_run, load_run(gr.run_dir), allow_unpaired=True)
+    plot_compare(t, demo.fig/'guardrail_actions.png', 'action', 'turn', 'SFT model → SFT + guardrail, by action (turns)')
     st = g.stats
     return {'probe': [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in res], 'best_layer': best['layer'],
             'steer_layer': layer, 'sweep': [{k: v for k, v in s.items() if k != 'preds'} for s in sweep],
@@ -245,14 +309,17 @@ def run_demo(preset:str='default', root=None, figures=None, log=print) -> dict:
     t0 = time.time()
     demo.stage('data', lambda o: stage_data(demo, o))
     demo.stage('base', lambda o: stage_base(demo, o), deps=('data',))
-    demo.stage('eval_base', lambda o: stage_eval(demo, o, None, 'baseline'), deps=('base',))
+    demo.stage('eval_base', lambda o: stage_eval(demo, o, None, 'baseline'), deps=('base',), refresh=refresh_eval(demo, 'baseline'))
     demo.stage('sft', lambda o: stage_sft(demo, o), deps=('data', 'base'))
-    demo.stage('eval_sft', lambda o: stage_eval(demo, o, demo.dir/'sft'/'adapter', 'sft'), deps=('sft',))
+    demo.stage('eval_sft', lambda o: stage_eval(demo, o, demo.dir/'sft'/'adapter', 'sft'), deps=('sft',), refresh=refresh_eval(demo, 'sft'))
+    if demo.cfg.walkthrough_cases:
+        demo.stage('eval_walkthrough', lambda o: stage_walkthrough(demo, o), deps=('sft',), refresh=refresh_eval(demo, WALKTHROUGH[1]))
     demo.stage('report', lambda o: stage_report(demo, o), deps=('eval_sft',))
-    demo.stage('pairs', lambda o: stage_pairs(demo, o), deps=('eval_sft',))
+    demo.stage('eval_pairs_pool', lambda o: stage_pairs_pool(demo, o), deps=('sft',), refresh=refresh_eval(demo, PAIRS_POOL[1]))
+    demo.stage('pairs', lambda o: stage_pairs(demo, o), deps=('eval_pairs_pool',))
     demo.stage('simpo', lambda o: stage_simpo(demo, o), deps=('pairs',))
     if (demo.dir/'simpo'/'adapter').exists():
-        demo.stage('eval_simpo', lambda o: stage_eval(demo, o, demo.dir/'simpo'/'adapter', 'simpo'), deps=('simpo',))
+        demo.stage('eval_simpo', lambda o: stage_eval(demo, o, demo.dir/'simpo'/'adapter', 'simpo'), deps=('simpo',), refresh=refresh_eval(demo, 'simpo'))
     demo.stage('compare', lambda o: stage_compare(demo, o), deps=tuple(k for k in ('eval_base', 'eval_sft', 'eval_simpo') if k in demo.keys))
     demo.stage('probe', lambda o: stage_probe(demo, o), deps=('sft',))
     total = time.time() - t0
@@ -265,8 +332,10 @@ def save_reference(demo_dir, dest) -> list:
     "Copy a finished demo's JSON artifacts (stage results, eval runs, pairs) from `demo_dir` to `dest`."
     import shutil
     demo_dir, dest = Path(demo_dir), Path(dest)
-    keep = ['demo_summary.json', *[f"{st}/stage.json" for st in ('data', 'base', 'eval_base', 'sft', 'eval_sft', 'report', 'pairs', 'simpo', 'eval_simpo', 'compare', 'probe')],
-            *[f"{st}/{nm}/{f}" for st, nm in RUN_NAMES.items() for f in ('summary.json', 'results.jsonl', 'run.json')],
+    runs = [*RUN_NAMES.items(), WALKTHROUGH, PAIRS_POOL]
+    keep = ['demo_summary.json', *[f"{st}/stage.json" for st in ('data', 'base', 'eval_base', 'sft', 'eval_sft', 'eval_walkthrough', 'eval_pairs_pool', 'report', 'pairs', 'simpo', 'eval_simpo', 'compare', 'probe')],
+            *[f"{st}/{nm}/{f}" for st, nm in runs for f in ('run.json', 'cases.jsonl', 'journal.jsonl', 'prompts.jsonl.gz')],
+            *[str(f.relative_to(demo_dir)) for st, nm in runs for f in sorted((demo_dir/st/nm/'scores').rglob('*.json*'))],
             'sft/adapter/run_card.json', 'simpo/adapter/run_card.json', 'pairs/pairs.jsonl', 'compare/compare.json']
     done = []
     for k in keep:

@@ -8,26 +8,14 @@ Docs: https://aiqarus.github.io/aiqarus/forensics.html.md"""
 from __future__ import annotations
 import collections, json, re
 from pathlib import Path
-from .schema import Record, Sample, RESTRAINT_ACTIONS
-from .parse import think_stances, think_action, parse_turn, ENTITY_ID
-from .report import load_run, Run, _plt, _save, CATEGORY_ORDER
+from .schema import Record, Sample
+from .parse import think_stances, think_action_contradiction, invented_call_values, invented_value_evidence, ENTITY_ID
+from .report import load_run, Run, _plt, _save, CATEGORY_ORDER, is_constructed
 
 # %% auto #0
-__all__ = ['reasoned_for', 'think_action_contradiction', 'case_frame', 'contradiction_stats', 'contradiction_table',
-           'invented_values', 'missing_evidence', 'hallucinated_params', 'restraint_modes', 'failure_by',
-           'ambiguity_type', 'ambiguity_distribution', 'show_case', 'plot_contradictions', 'plot_restraint',
-           'run_forensics']
-
-# %% ../nbs/31_forensics.ipynb #f40c4b79
-def reasoned_for(think:str) -> list:
-    "Actions the think block argues for, in order."
-    return think_stances(think)
-
-def think_action_contradiction(think:str, action:str) -> bool:
-    "Does the turn take a tool/non-tool action opposite to what its think block argues for?"
-    ta = think_action(think)
-    if not ta: return False
-    return (ta in RESTRAINT_ACTIONS and action == 'call_tool') or (ta == 'call_tool' and action in RESTRAINT_ACTIONS)
+__all__ = ['case_frame', 'contradiction_stats', 'contradiction_table', 'hallucinated_params', 'contradicted', 'restraint_modes',
+           'failure_by', 'ambiguity_type', 'ambiguity_distribution', 'show_case', 'plot_contradictions',
+           'plot_restraint', 'run_forensics']
 
 # %% ../nbs/31_forensics.ipynb #a6859b1e
 def case_frame(records:list):
@@ -45,7 +33,7 @@ def contradiction_stats(df, category:str|None=None, action:str='clarify') -> dic
     "Among failures (optionally of one category): how many reasoned for `action`, and how many of those called a tool."
     f = df[~df['correct']]
     if category: f = f[f['category'] == category]
-    reasoned = f[f['think'].map(lambda t: action in reasoned_for(t))]
+    reasoned = f[f['think'].map(lambda t: action in think_stances(t))]
     called = reasoned[reasoned['predicted'] == 'call_tool']
     return {'failures': len(f), 'reasoned': len(reasoned), 'reasoned_then_called_tool': len(called),
             'text': f"{len(reasoned)} of {len(f)} failures reasoned about {'clarifying' if action == 'clarify' else action}; {len(called)} of those called a tool"}
@@ -60,37 +48,19 @@ def contradiction_table(df, by:str='category'):
     return g.sort_values('failures', ascending=False)
 
 # %% ../nbs/31_forensics.ipynb #db3e430b
-_FREE_TEXT_WORDS = 4
-_MISSING = re.compile(r"not (?:provided|specified|given|mentioned|stated)|missing|didn['’]?t (?:specify|say|give|mention)|unknown|no \w+ (?:given|provided)|unclear", re.I)
-
-def invented_values(arguments:dict, context:str) -> list:
-    "`[(param, value)]` for argument values absent from `context` (identifiers and short values; long free text skipped)."
-    out, low = [], context.casefold()
-    for k, v in (arguments or {}).items():
-        for x in (v if isinstance(v, list) else [v]):
-            if isinstance(x, bool) or x is None or isinstance(x, (dict, list)): continue
-            s = str(x).strip()
-            if not s or len(s.split()) >= _FREE_TEXT_WORDS: continue
-            if s.casefold() not in low: out.append((k, s))
-    return out
-
-def missing_evidence(think:str, param:str) -> str:
-    "The think-block line that says `param` was missing, or ''."
-    for line in re.split(r"[\n.;]", think or ''):
-        if param.lower() in line.lower().replace(' ', '_') or param.replace('_', ' ').lower() in line.lower():
-            if _MISSING.search(line): return line.strip()
-    return ''
-
 def hallucinated_params(rec:Record) -> list:
-    "Invented values in the record's tool calls, each with think-block evidence that the model knew it was missing."
+    "Invented values in the record's tool calls — as the scorer found them at their turn (`TurnResult.invented`) — each with the think-block line that said it was missing ('' if none)."
     out = []
     for t in rec.turns:
-        if not t.tool_calls: continue
-        ctx = '\n'.join((m.get('content') or '') for m in rec.transcript if m.get('role') in ('system', 'user', 'tool'))
-        for c in t.tool_calls:
-            for k, v in invented_values(c.get('arguments'), ctx):
-                out.append({'turn': t.index, 'tool': c['name'], 'param': k, 'value': v, 'evidence': missing_evidence(t.think, k)})
+        for pv in t.invented:
+            k, _, v = pv.partition('=')
+            tool = next((c['name'] for c in t.tool_calls if str((c.get('arguments') or {}).get(k)) == v), t.tool_calls[0]['name'] if t.tool_calls else '')
+            out.append({'turn': t.index, 'tool': tool, 'param': k, 'value': v, 'evidence': invented_value_evidence(t.think, k)})
     return out
+
+def contradicted(rec:Record) -> bool:
+    "Did any turn of the record act against its own think block (`aiqarus.parse.think_action_contradiction`, the scorer's rule)?"
+    return any(think_action_contradiction(t.think, t.predicted_action) for t in rec.turns)
 
 # %% ../nbs/31_forensics.ipynb #7a43f999
 def restraint_modes(df, category:str|None=None) -> dict:
@@ -161,7 +131,7 @@ def show_case(run, case_id:str):
     return Markdown('\n'.join(L))
 
 # %% ../nbs/31_forensics.ipynb #f0a9ad55
-def plot_contradictions(df, path, category:str|None=None, action:str='clarify') -> Path:
+def plot_contradictions(df, path, category:str|None=None, action:str='clarify', title:str='') -> Path:
     "Failures split by what the think block argued and what the turn did."
     plt = _plt()
     f = df[~df['correct']]
@@ -170,7 +140,7 @@ def plot_contradictions(df, path, category:str|None=None, action:str='clarify') 
     rows = []
     for c in cats:
         g = f[f['category'] == c]
-        r = g['think'].map(lambda t: action in reasoned_for(t))
+        r = g['think'].map(lambda t: action in think_stances(t))
         rows.append((c, int((r & (g['predicted'] == 'call_tool')).sum()), int((r & (g['predicted'] != 'call_tool')).sum()), int((~r).sum())))
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
     y = range(len(rows))
@@ -178,10 +148,10 @@ def plot_contradictions(df, path, category:str|None=None, action:str='clarify') 
     ax.barh(y, a, color='#c0392b', label=f'reasoned {action}, called a tool'); ax.barh(y, b, left=a, color='#f39c12', label=f'reasoned {action}, other action')
     ax.barh(y, c, left=[i + j for i, j in zip(a, b)], color='#95a5a6', label=f'did not reason {action}')
     ax.set_yticks(list(y), [x[0] for x in rows]); ax.set_xlabel('failed cases'); ax.legend(fontsize=7, loc='lower right')
-    ax.set_title(f"what failures reasoned vs what they did ({action})")
+    ax.set_title(title or f"what failures reasoned vs what they did ({action})")
     return _save(fig, path)
 
-def plot_restraint(df, path, category:str|None=None) -> Path:
+def plot_restraint(df, path, category:str|None=None, title:str='') -> Path:
     "Histogram of restraint scores (1–5)."
     plt = _plt()
     d = df if category is None else df[df['category'] == category]
@@ -189,11 +159,11 @@ def plot_restraint(df, path, category:str|None=None) -> Path:
     fig, ax = plt.subplots(figsize=(4.5, 2.8))
     ax.bar(range(1, 6), [r.count(k) for k in range(1, 6)], color=['#c0392b', '#c0392b', '#95a5a6', '#27ae60', '#27ae60'])
     ax.set_xticks(range(1, 6)); ax.set_xlabel('restraint score'); ax.set_ylabel('cases')
-    ax.set_title(f"restraint{' — ' + category if category else ''}")
+    ax.set_title(title or f"restraint{' — ' + category if category else ''}")
     return _save(fig, path)
 
 def run_forensics(run_dir, figures_dir=None, category:str|None=None) -> dict:
-    "All analyses for `run_dir` (optionally one category), charts into `figures_dir/<run>/`; returns the numbers."
+    "All analyses for `run_dir` (optionally one category), charts into `figures_dir/<run>/`; returns the numbers (`constructed`: not measured)."
     run = load_run(run_dir)
     if figures_dir is None:
         from aiqarus.config import settings
@@ -203,12 +173,18 @@ def run_forensics(run_dir, figures_dir=None, category:str|None=None) -> dict:
     sub = f"_{category}" if category else ''
     fails = [r for r in run.records if not r.correct and (category is None or r.category == category)]
     halluc = [h for r in fails for h in hallucinated_params(r)]
-    res = {'contradiction': contradiction_stats(df, category), 'contradiction_by_category': contradiction_table(df).reset_index().to_dict('records'),
+    made = is_constructed(run)
+    def title(what): return f"{run.name} (constructed, not measured): {what}" if made else ''   # measured: the default titles
+    restraint_of = f"restraint{' — ' + category if category else ''}"
+    res = {'constructed': made,
+           'contradiction_cases': sum(map(contradicted, run.records)), 'invented_value_cases': sum(bool(hallucinated_params(r)) for r in run.records),
+           'contradiction': contradiction_stats(df, category), 'contradiction_by_category': contradiction_table(df).reset_index().to_dict('records'),
            'hallucinated_cases': sum(bool(hallucinated_params(r)) for r in fails),
            'hallucinated_with_evidence': sum(bool(h['evidence']) for h in halluc), 'restraint': restraint_modes(df, category),
            'by_difficulty': failure_by(df, 'difficulty', category).reset_index().to_dict('records'),
            'by_schema': failure_by(df, 'schema_type', category).reset_index().to_dict('records'),
-           'figures': {'contradictions': str(plot_contradictions(df, out/f'contradictions{sub}.png', category)),
-                       'restraint': str(plot_restraint(df, out/f'restraint{sub}.png', category))}}
+           'figures': {'contradictions': str(plot_contradictions(df, out/f'contradictions{sub}.png', category,
+                                                                 title=title('what failures reasoned vs what they did'))),
+                       'restraint': str(plot_restraint(df, out/f'restraint{sub}.png', category, title=title(restraint_of)))}}
     (out/f'forensics{sub}.json').write_text(json.dumps(res, indent=1, default=str))
     return res

@@ -8,16 +8,16 @@ Docs: https://aiqarus.github.io/aiqarus/guardrail.html.md"""
 from __future__ import annotations
 import collections, re
 from dataclasses import dataclass, field
-from .parse import parse_turn, think_action
+from .parse import parse_turn, think_action_contradiction
 from .backends import Request
 
-GUARDED = ('clarify', 'escalate', 'refuse')
+GUARDED = ('clarify', 'escalate', 'refuse')   # the stances the rail can put in a tool call's place
 
 def guardrail_fires(output, tools=None) -> str:
-    "The restraint action a turn's think block argues for while the turn calls a tool ('' if the guardrail should not fire)."
+    "The action to force when a turn contradicts its reasoning by calling a tool against a guarded stance ('' if the rail should not fire)."
     p = parse_turn(output, tools=tools)
-    ta = think_action(p.think)
-    return ta if p.action == 'call_tool' and ta in GUARDED else ''
+    undoable = p.action == 'call_tool' and p.think_action in GUARDED
+    return p.think_action if undoable and think_action_contradiction(p.think, p.action) else ''
 
 # %% auto #0
 __all__ = ['GUARDED', 'guardrail_fires', 'forced_text', 'GuardrailStats', 'GuardrailBackend', 'SeedLikeBackend']

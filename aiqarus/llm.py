@@ -1,4 +1,4 @@
-"""One small async protocol for the frontier models that generate data, judge transcripts and write corrected responses: Gemini, or any OpenAI-compatible server.
+"""One OpenAI-compatible client (the official `openai` SDK) for every server the project talks to — eval backends, judges, generators — plus Gemini, all under one retry-and-limit wrapper.
 
 Docs: https://aiqarus.github.io/aiqarus/llm.html.md"""
 
@@ -6,36 +6,29 @@ Docs: https://aiqarus.github.io/aiqarus/llm.html.md"""
 
 # %% ../nbs/05_llm.ipynb #6cde171d
 from __future__ import annotations
-import asyncio, json, os, re, time
+import asyncio, difflib, inspect, json, os, re, time
 from typing import Protocol, runtime_checkable
+from urllib.parse import parse_qsl
 
 # %% auto #0
-__all__ = ['LLMClient', 'RetryableLLMError', 'RateLimiter', 'parse_json_reply', 'with_retries', 'OpenAICompatClient',
-           'GeminiClient', 'load_llm', 'run_async', 'complete_many']
+__all__ = ['OPENAI_MESSAGE_KEYS', 'LOCAL_API_KEY', 'GEMINI_BLOCKED', 'LLMClient', 'RetryableLLMError', 'LLMRequestError',
+           'parse_json_reply', 'RateLimiter', 'with_retries', 'CallLimits', 'to_openai_messages', 'OpenAICompatClient',
+           'TruncatedReply', 'BlockedReply', 'gemini_reply_text', 'GeminiClient', 'spec_options', 'load_llm',
+           'run_async', 'complete_many']
 
 # %% ../nbs/05_llm.ipynb #5d1ac16e
 @runtime_checkable
 class LLMClient(Protocol):
     "A text/JSON completion endpoint."
     name: str
-    async def acomplete(self, prompt:str, system:str|None=None, json_schema:dict|None=None, max_tokens:int=2048) -> str: ...
+    async def acomplete(self, prompt:str, system:str|None=None, json_schema:dict|None=None, max_tokens:int=2048,
+                        temperature:float|None=None) -> str: ...
 
 class RetryableLLMError(Exception):
-    "A 429, a 5xx or a dropped connection: worth retrying."
+    "A 408, a 429, a 5xx, a dropped connection or a timeout: worth retrying."
 
-class RateLimiter:
-    "At most `rpm` request starts per rolling minute (async); `None` means no limit."
-    def __init__(self, rpm:float|None=None, clock=time.monotonic):
-        self.rpm, self.clock, self.starts = rpm, clock, []
-        self._lock = asyncio.Lock()
-    async def wait(self):
-        if not self.rpm: return
-        async with self._lock:
-            while True:
-                now = self.clock()
-                self.starts = [t for t in self.starts if now - t < 60]
-                if len(self.starts) < self.rpm: self.starts.append(now); return
-                await asyncio.sleep(60 - (now - self.starts[0]) + 1e-3)
+class LLMRequestError(RuntimeError):
+    "A request the server refused for a reason a retry cannot fix (400, 401, 403, 404, …): fails at once, in one line."
 
 def parse_json_reply(text:str):
     "The JSON value in a model reply (tolerates ```json fences and prose around one object)."
@@ -50,81 +43,284 @@ def parse_json_reply(text:str):
     raise ValueError(f"reply is not JSON: {s[:200]!r}")
 
 # %% ../nbs/05_llm.ipynb #67669001
+class _PerLoop:
+    "An object made afresh for each running event loop (asyncio primitives and SDK clients belong to the loop that made them)."
+    def __init__(self, make): self.make, self.loop, self.obj = make, None, None
+    def get(self):
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop: self.loop, self.obj = loop, self.make()
+        return self.obj
+    def pop(self):
+        "The object made on the running loop (None if there is none), forgotten."
+        obj = self.obj if self.loop is asyncio.get_running_loop() else None
+        self.loop = self.obj = None
+        return obj
+
+class RateLimiter:
+    "At most `rpm` request starts per rolling minute (async); `None` means no limit."
+    def __init__(self, rpm:float|None=None, clock=time.monotonic, sleep=asyncio.sleep):
+        self.rpm, self.clock, self.sleep, self.starts = rpm, clock, sleep, []
+        self._lock = _PerLoop(asyncio.Lock)
+    async def wait(self):
+        if not self.rpm: return
+        async with self._lock.get():
+            while True:
+                now = self.clock()
+                self.starts = [t for t in self.starts if now - t < 60]
+                if len(self.starts) < self.rpm: self.starts.append(now); return
+                await self.sleep(60 - (now - self.starts[0]) + 1e-3)
+
 async def with_retries(fn, max_retries:int=6, backoff:float=1.0, max_wait:float=60.0):
-    "Await `fn()` with exponential-backoff retries on `RetryableLLMError`."
+    "Await `fn()`: up to `max_retries` attempts in all, with exponential backoff between them, on `RetryableLLMError` only."
     from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential, retry_if_exception_type
     async for attempt in AsyncRetrying(stop=stop_after_attempt(max_retries), wait=wait_exponential(multiplier=backoff, max=max_wait),
                                        retry=retry_if_exception_type(RetryableLLMError), reraise=True):
         with attempt: return await fn()
 
-# %% ../nbs/05_llm.ipynb #064964d3
-class OpenAICompatClient:
-    "Chat completions on an OpenAI-compatible server."
-    def __init__(self, base_url:str, model:str='default', api_key_env:str='OPENAI_API_KEY', concurrency:int=4, rpm:float|None=None,
-                 timeout:float=120.0, max_retries:int=6, backoff:float=1.0, temperature:float=0.7):
-        self.name, self.base_url, self.model = f"openai:{model}", base_url.rstrip('/'), model
-        self.key = os.environ.get(api_key_env)
-        self.sem, self.limiter = asyncio.Semaphore(concurrency), RateLimiter(rpm)
-        self.timeout, self.max_retries, self.backoff, self.temperature = timeout, max_retries, backoff, temperature
-        self._client = None
+class CallLimits:
+    "Concurrency, requests per minute and retries around each call to a remote model: the one wrapper every client uses."
+    def __init__(self, concurrency:int=8, rpm:float|None=None, max_retries:int=6, backoff:float=1.0, max_wait:float=60.0):
+        if concurrency < 1 or max_retries < 1: raise ValueError("concurrency and max_retries must be at least 1")
+        self.concurrency, self.rpm, self.max_retries, self.backoff, self.max_wait = concurrency, rpm, max_retries, backoff, max_wait
+        self.limiter, self._slots = RateLimiter(rpm), _PerLoop(lambda: asyncio.Semaphore(self.concurrency))
 
-    def _http(self):
-        import httpx
-        if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, headers={'Authorization': f'Bearer {self.key}'} if self.key else {})
-        return self._client
-
-    async def acomplete(self, prompt, system=None, json_schema=None, max_tokens=2048) -> str:
-        import httpx
-        msgs = ([{'role': 'system', 'content': system}] if system else []) + [{'role': 'user', 'content': prompt}]
-        body = {'model': self.model, 'messages': msgs, 'max_tokens': max_tokens, 'temperature': self.temperature}
-        if json_schema: body['response_format'] = {'type': 'json_schema', 'json_schema': {'name': 'out', 'schema': json_schema}}
-        async def once():
+    async def run(self, once):
+        "Await `once()` inside one concurrency slot, each attempt waiting its turn under the RPM limit."
+        async def attempt():
             await self.limiter.wait()
-            try: r = await self._http().post('/chat/completions', json=body)
-            except (httpx.TransportError, httpx.RemoteProtocolError) as e: raise RetryableLLMError(f"connection: {type(e).__name__}") from e
-            if r.status_code == 429 or r.status_code >= 500: raise RetryableLLMError(f"HTTP {r.status_code}")
-            if r.status_code >= 400: raise RuntimeError(f"{self.base_url}: HTTP {r.status_code}: {r.text[:300]}")
-            return r.json()['choices'][0]['message'].get('content') or ''
-        async with self.sem: return await with_retries(once, self.max_retries, self.backoff)
+            return await once()
+        async with self._slots.get(): return await with_retries(attempt, self.max_retries, self.backoff, self.max_wait)
+
+    def describe(self) -> dict:
+        return {k: getattr(self, k) for k in ('concurrency', 'rpm', 'max_retries', 'backoff', 'max_wait')}
+
+# %% ../nbs/05_llm.ipynb #f4e31c10
+OPENAI_MESSAGE_KEYS = ('role', 'content', 'name', 'tool_calls', 'tool_call_id')
+
+def _wire_call(tc:dict, call_id:str) -> dict:
+    f = tc.get('function') or tc
+    args = f.get('arguments')
+    return {'id': tc.get('id') or call_id, 'type': 'function',
+            'function': {'name': f['name'], 'arguments': args if isinstance(args, str) else json.dumps(args or {}, ensure_ascii=False)}}
+
+def to_openai_messages(messages:list) -> list:
+    "Messages as the Chat Completions API defines them: standard keys only, reasoning re-embedded as `<think>`, call ids filled in."
+    out, pending, n = [], [], 0
+    for m in messages:
+        w = {k: m[k] for k in OPENAI_MESSAGE_KEYS if m.get(k) is not None}
+        think = m.get('reasoning_content')
+        if m.get('role') == 'assistant' and isinstance(think, str) and think.strip() and '<think>' not in str(m.get('content') or ''):
+            w['content'] = f"<think>\n{think.strip()}\n</think>\n\n" + (m.get('content') or '')
+        if w.get('tool_calls'):
+            w['tool_calls'] = [_wire_call(tc, f"call_{n + i}") for i, tc in enumerate(w['tool_calls'])]
+            n += len(w['tool_calls']); pending = [tc['id'] for tc in w['tool_calls']]
+        if m.get('role') == 'tool' and 'tool_call_id' not in w and pending: w['tool_call_id'] = pending.pop(0)
+        w.setdefault('content', None if w.get('tool_calls') else '')
+        out.append(w)
+    return out
+
+# %% ../nbs/05_llm.ipynb #064964d3
+LOCAL_API_KEY = 'no-key'   # sent when the key variable is unset: local servers want a bearer token, not a real one
+
+def _one_line(text, key_env:str|None=None, limit:int=300) -> str:
+    "`text` on one line, at most `limit` characters, with the key held in `key_env` masked."
+    s = ' '.join(str(text or '').split())
+    key = os.environ.get(key_env) if key_env else None
+    if key and len(key) >= 4: s = s.replace(key, '***')
+    return s[:limit]
+
+def _status_error(where:str, code:int, detail, key_env:str) -> Exception:
+    "A `RetryableLLMError` for a status worth retrying (408, 429, 5xx), else a one-line `LLMRequestError` saying what to check."
+    if code in (408, 429) or code >= 500: return RetryableLLMError(f"{where}: HTTP {code}")
+    hint = {401: f"check {key_env}" + ('' if os.environ.get(key_env) else ' (it is not set)'),
+            403: f"check that the key in {key_env} may use this model", 404: 'check the base URL and the model name'}.get(code)
+    return LLMRequestError(f"{where}: HTTP {code}: {_one_line(detail, key_env)}" + (f" ({hint})" if hint else ''))
+
+def _sdk_detail(e) -> str:
+    "The server's own words from an `openai.APIStatusError`."
+    body = getattr(e, 'body', None)
+    if isinstance(body, dict): body = body.get('message') or body.get('error') or body
+    return str(body) if body else getattr(getattr(e, 'response', None), 'reason_phrase', '') or ''
+
+class OpenAICompatClient:
+    "Chat completions on an OpenAI-compatible server through the official `openai` SDK, within one `CallLimits`."
+    def __init__(self, base_url:str, model:str='default', api_key_env:str='OPENAI_API_KEY', temperature:float=0.0, concurrency:int=8,
+                 rpm:float|None=None, timeout:float=120.0, max_retries:int=6, backoff:float=1.0, max_wait:float=60.0):
+        self.base_url, self.model, self.api_key_env = base_url.rstrip('/'), model, api_key_env
+        self.temperature, self.timeout, self.name = temperature, timeout, f"openai:{base_url.rstrip('/')}?model={model}"
+        self.limits = CallLimits(concurrency, rpm, max_retries, backoff, max_wait)
+        self._sdk = _PerLoop(self._connect)
+
+    def __repr__(self): return f"OpenAICompatClient({self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+    def _connect(self):
+        from openai import AsyncOpenAI
+        key = os.environ.get(self.api_key_env) or LOCAL_API_KEY
+        return AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)   # retries are CallLimits'
+
+    async def achat(self, messages:list, tools:list|None=None, max_tokens:int=2048, temperature:float|None=None,
+                    response_format:dict|None=None) -> dict:
+        "The reply message as a dict (`content`, `tool_calls`, and `reasoning_content` where the server sends one)."
+        import openai
+        body = {'model': self.model, 'messages': to_openai_messages(messages), 'max_tokens': max_tokens,
+                'temperature': self.temperature if temperature is None else temperature}
+        if tools: body['tools'] = tools
+        if response_format: body['response_format'] = response_format
+        async def once():
+            try: r = await self._sdk.get().chat.completions.create(**body)
+            except openai.APIStatusError as e: err = _status_error(self.name, e.status_code, _sdk_detail(e), self.api_key_env)
+            except openai.APIConnectionError as e: err = RetryableLLMError(f"{self.name}: {type(e).__name__} (connection or timeout)")
+            else:
+                if not r.choices: raise LLMRequestError(f"{self.name}: the reply has no choices")
+                return r.choices[0].message.model_dump(exclude_none=True)
+            raise err    # raised outside the handler: one line, no chained SDK traceback
+        return await self.limits.run(once)
+
+    async def acomplete(self, prompt, system=None, json_schema=None, max_tokens=2048, temperature=None) -> str:
+        msgs = ([{'role': 'system', 'content': system}] if system else []) + [{'role': 'user', 'content': prompt}]
+        fmt = {'type': 'json_schema', 'json_schema': {'name': 'out', 'schema': json_schema}} if json_schema else None
+        return (await self.achat(msgs, max_tokens=max_tokens, temperature=temperature, response_format=fmt)).get('content') or ''
 
     async def aclose(self):
-        if self._client is not None: await self._client.aclose(); self._client = None
+        "Close the connections made on the running loop (`complete_many` and the eval backend do this for you)."
+        sdk = self._sdk.pop()
+        if sdk is not None: await sdk.close()
+
+    def describe(self) -> dict:
+        "Who answers and how, for a run directory: the variable the key is read from, never the key."
+        return {'name': self.name, 'base_url': self.base_url, 'model': self.model, 'api_key_env': self.api_key_env,
+                'temperature': self.temperature, 'timeout': self.timeout, **self.limits.describe()}
 
 # %% ../nbs/05_llm.ipynb #51a0825f
-class GeminiClient:
-    "Gemini through google-genai (imported when the client is made)."
-    def __init__(self, model:str='gemini-3-flash-preview', concurrency:int=4, rpm:float|None=10, max_retries:int=6, backoff:float=2.0, temperature:float=0.7):
-        from google import genai
-        key = os.environ.get('GEMINI_API_KEY') or os.environ.get('GOOGLE_API_KEY')
-        if not key: raise RuntimeError("GeminiClient needs GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment")
-        self.name, self.model, self.client = f"gemini:{model}", model, genai.Client(api_key=key)
-        self.sem, self.limiter, self.max_retries, self.backoff, self.temperature = asyncio.Semaphore(concurrency), RateLimiter(rpm), max_retries, backoff, temperature
+class TruncatedReply(LLMRequestError):
+    "A reply the model stopped at its token limit: never returned as if complete; `text` keeps what it wrote."
+    def __init__(self, message:str, text:str='', finish_reason:str='MAX_TOKENS'):
+        super().__init__(message); self.text, self.finish_reason = text, finish_reason
 
-    async def acomplete(self, prompt, system=None, json_schema=None, max_tokens=2048) -> str:
+class BlockedReply(LLMRequestError):
+    "A prompt or reply the provider's safety filter blocked: a refusal to record, never an empty answer."
+    def __init__(self, message:str, reason:str=''):
+        super().__init__(message); self.reason = reason
+
+GEMINI_BLOCKED = ('SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'MODEL_ARMOR', 'JAILBREAK',
+                  'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'IMAGE_RECITATION')   # finish reasons that mean "blocked"
+
+def _enum_text(v) -> str: return str(getattr(v, 'value', v) or '')      # FinishReason.STOP -> 'STOP'
+
+def gemini_reply_text(r, where:str='gemini', max_tokens:int|None=None) -> str:
+    "The text of a `GenerateContentResponse` that finished normally; else `BlockedReply`, `TruncatedReply` or `LLMRequestError`."
+    fb = r.prompt_feedback
+    if fb is not None and _enum_text(fb.block_reason) not in ('', 'BLOCKED_REASON_UNSPECIFIED'):
+        why = _enum_text(fb.block_reason)
+        raise BlockedReply(f"{where}: prompt blocked (blockReason {why}" + (f": {fb.block_reason_message})" if fb.block_reason_message else ')'), why)
+    if not r.candidates: raise LLMRequestError(f"{where}: the reply has no candidates")
+    c = r.candidates[0]
+    finish = _enum_text(c.finish_reason) or 'STOP'
+    parts = c.content.parts if c.content and c.content.parts else []
+    text = ''.join(p.text for p in parts if isinstance(p.text, str) and not p.thought)
+    if finish in GEMINI_BLOCKED:
+        cats = [_enum_text(s.category) for s in c.safety_ratings or [] if s.blocked]
+        raise BlockedReply(f"{where}: reply blocked (finishReason {finish}" + (f": {', '.join(cats)})" if cats else ')'), finish)
+    if finish == 'MAX_TOKENS':
+        limit = f", max_output_tokens={max_tokens}" if max_tokens else ''
+        raise TruncatedReply(f"{where}: reply cut at the token limit (finishReason MAX_TOKENS{limit}) after {len(text)} characters", text)
+    if finish not in ('STOP', 'FINISH_REASON_UNSPECIFIED'): raise LLMRequestError(f"{where}: reply stopped early (finishReason {finish})")
+    if not text.strip(): raise LLMRequestError(f"{where}: empty reply (finishReason {finish})")
+    return text
+
+def _transport_errors() -> tuple:
+    "Connection and timeout errors of whichever HTTP stack google-genai uses here (aiohttp when installed, else httpx/httpx2)."
+    import importlib
+    out = [OSError, asyncio.TimeoutError]
+    for mod, name in (('aiohttp', 'ClientError'), ('httpx', 'TransportError'), ('httpx2', 'TransportError')):
+        try: out.append(getattr(importlib.import_module(mod), name))
+        except (ImportError, AttributeError): pass
+    return tuple(out)
+
+class GeminiClient:
+    "Gemini through google-genai (imported when the client is made), within the same `CallLimits` as every client."
+    def __init__(self, model:str='gemini-3-flash-preview', temperature:float=0.0, concurrency:int=8, rpm:float|None=10,
+                 max_retries:int=6, backoff:float=1.0, max_wait:float=60.0, timeout:float=120.0, base_url:str|None=None):
+        from google import genai   # noqa: F401 -- fail here, not mid-run, when google-genai is missing
+        self.api_key_env = 'GEMINI_API_KEY' if os.environ.get('GEMINI_API_KEY') else 'GOOGLE_API_KEY'
+        if not os.environ.get(self.api_key_env):
+            raise RuntimeError("GeminiClient needs GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment")
+        self.model, self.temperature, self.timeout = model, temperature, timeout
+        self.base_url = base_url.rstrip('/') if base_url else None
+        self.name = f"gemini:{model}" + (f"?base_url={self.base_url}" if self.base_url else '')
+        self.limits = CallLimits(concurrency, rpm, max_retries, backoff, max_wait)
+        self._sdk = _PerLoop(self._connect)
+
+    def __repr__(self): return f"GeminiClient({self.model!r}, api_key_env={self.api_key_env!r})"
+
+    def _connect(self):
+        from google import genai
+        from google.genai import types
+        # one attempt per call: CallLimits retries (this also stops the SDK's own 1-10 s retry of refused connections)
+        http = types.HttpOptions(timeout=int(self.timeout * 1000), retry_options=types.HttpRetryOptions(attempts=1),
+                                 **({'base_url': self.base_url} if self.base_url else {}))
+        return genai.Client(api_key=os.environ.get(self.api_key_env), vertexai=False, http_options=http)
+
+    async def acomplete(self, prompt, system=None, json_schema=None, max_tokens=2048, temperature=None) -> str:
         from google.genai import errors
-        cfg = {'max_output_tokens': max_tokens, 'temperature': self.temperature}
+        cfg = {'max_output_tokens': max_tokens, 'temperature': self.temperature if temperature is None else temperature}
         if system: cfg['system_instruction'] = system
         if json_schema: cfg.update(response_mime_type='application/json', response_json_schema=json_schema)
         async def once():
-            await self.limiter.wait()
-            try: r = await self.client.aio.models.generate_content(model=self.model, contents=prompt, config=cfg)
-            except errors.APIError as e:
-                if getattr(e, 'code', 0) == 429 or getattr(e, 'code', 0) >= 500: raise RetryableLLMError(f"gemini {e.code}") from e
-                raise
-            return r.text or ''
-        async with self.sem: return await with_retries(once, self.max_retries, self.backoff)
+            try: r = await self._sdk.get().aio.models.generate_content(model=self.model, contents=prompt, config=cfg)
+            except errors.APIError as e: err = _status_error(self.name, int(e.code or 0), e.message or e, self.api_key_env)
+            except _transport_errors() as e: err = RetryableLLMError(f"{self.name}: {type(e).__name__} (connection or timeout)")
+            else: return gemini_reply_text(r, self.name, max_tokens)
+            raise err    # raised outside the handler: one line, no chained SDK traceback
+        return await self.limits.run(once)
+
+    async def aclose(self):
+        "Close the connections made on the running loop (`complete_many` and `generate_with_llm` do this for you)."
+        sdk = self._sdk.pop()
+        if sdk is not None: await sdk.aio.aclose()
+
+    def describe(self) -> dict:
+        "Who answers and how: the variable the key is read from, never the key."
+        return {'name': self.name, 'model': self.model, 'base_url': self.base_url, 'api_key_env': self.api_key_env,
+                'temperature': self.temperature, 'timeout': self.timeout, **self.limits.describe()}
+
+# %% ../nbs/05_llm.ipynb #13ae9184
+def _typed(name:str, value:str, annotation):
+    "A spec option's text as the type its parameter declares (bool, int, float, else text); undeclared ones are guessed."
+    declared = None if annotation in (None, inspect.Parameter.empty) else str(getattr(annotation, '__name__', annotation))
+    ann = set(re.findall(r"\w+", declared or ''))    # 'float|None' -> {'float', 'None'}
+    low = value.lower()
+    if 'None' in ann and low in ('none', 'null'): return None
+    if 'bool' in ann or (not ann and low in ('true', 'false')):
+        if low in ('true', '1', 'yes'): return True
+        if low in ('false', '0', 'no'): return False
+        raise ValueError(f"option {name}={value!r}: expected true or false")
+    try:
+        if 'int' in ann or (not ann and re.fullmatch(r"-?\d+", value)): return int(value)
+        if 'float' in ann or (not ann and re.fullmatch(r"-?\d*\.\d+", value)): return float(value)
+    except ValueError: raise ValueError(f"option {name}={value!r}: expected a {'whole ' if 'int' in ann else ''}number") from None
+    return value
+
+def spec_options(query:str, cls, where:str='', overrides:dict|None=None) -> dict:
+    "The `key=value&…` options of a spec as arguments of `cls` (typed as `cls` declares them), then `overrides`; unknown ones refused."
+    params = list(inspect.signature(cls).parameters.values())[1:]     # the first is the spec's target (URL, path, model)
+    named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in params)        # e.g. vLLM's engine arguments
+    pairs = parse_qsl(query, keep_blank_values=True)
+    for k in [k for k, _ in pairs] + list(overrides or {}):
+        if k in named or open_ended: continue
+        close = difflib.get_close_matches(k, list(named), 1)
+        raise ValueError(f"unknown option {k!r} for {where or cls.__name__}" + (f" (did you mean {close[0]!r}?)" if close else '')
+                         + f"; valid options: {', '.join(named) or 'none'}")
+    return {**{k: _typed(k, v, named[k].annotation if k in named else None) for k, v in pairs}, **(overrides or {})}
 
 # %% ../nbs/05_llm.ipynb #49c72d6f
 def load_llm(spec:str, **kw) -> LLMClient:
-    "`gemini:MODEL` or `openai:BASE_URL?model=NAME` (options as query parameters)."
-    from urllib.parse import parse_qsl
+    "`openai:BASE_URL?model=NAME&…` or `gemini:MODEL?…`; options are the client's arguments (unknown ones refused), `kw` override."
     kind, _, rest = spec.partition(':')
     target, _, q = rest.partition('?')
-    opts = {k: (float(v) if re.fullmatch(r"[\d.]+", v) else v) for k, v in parse_qsl(q)}
-    opts = {k: int(v) if isinstance(v, float) and v.is_integer() and k in ('concurrency', 'max_retries') else v for k, v in opts.items()}
-    if kind == 'gemini': return GeminiClient(target or 'gemini-3-flash-preview', **{**opts, **kw})
-    if kind == 'openai': return OpenAICompatClient(target, **{**opts, **kw})
+    if kind == 'gemini': return GeminiClient(target or 'gemini-3-flash-preview', **spec_options(q, GeminiClient, 'gemini:', kw))
+    if kind == 'openai': return OpenAICompatClient(target, **spec_options(q, OpenAICompatClient, 'openai:', kw))
     raise ValueError(f"unknown LLM {spec!r}: use gemini:MODEL or openai:URL?model=NAME")
 
 def run_async(make_coro):

@@ -14,7 +14,8 @@ from .training_data import allocate, SUBTYPES
 from .llm import run_async
 
 # %% auto #0
-__all__ = ['GEN_SCHEMA', 'make_plan', 'gen_prompt', 'sample_from_reply', 'done_ids', 'generate_with_llm', 'read_shards']
+__all__ = ['GEN_SCHEMA', 'make_plan', 'gen_prompt', 'sample_from_reply', 'done_ids', 'GenerationAborted', 'generate_with_llm',
+           'read_shards']
 
 # %% ../nbs/13_llm_generate.ipynb #4490d83f
 def make_plan(n:int, data_type:str='foundation', mix:dict|None=None, seed:int=0) -> list:
@@ -70,23 +71,44 @@ def done_ids(out_dir) -> set:
         out |= {d.get('id') or d.get('plan_id') for d in read_jsonl(p, errors=[])}
     return out
 
-def generate_with_llm(client, plan:list, out_dir, shard_size:int=500, progress:bool=True) -> dict:
-    "Fill `plan` with samples from `client` into `out_dir` shards; resumable. Returns counts."
+class GenerationAborted(RuntimeError):
+    "The generator stopped answering (transport errors): nothing half-written, the samples so far kept, a rerun resumes."
+
+def generate_with_llm(client, plan:list, out_dir, shard_size:int=500, progress:bool=True, temperature:float=0.7, max_consecutive_failures:int=3) -> dict:
+    "Fill `plan` with samples from `client` (at `temperature`, for variety) into `out_dir` shards; resumable. Returns counts. Transport failures are not rejections: they are retried by a rerun, and stop the run when they persist."
     from tqdm.auto import tqdm
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     done = done_ids(out_dir)
     todo = [(i, it) for i, it in enumerate(plan) if it['id'] not in done]
-    counts = {'planned': len(plan), 'already_done': len(plan) - len(todo), 'written': 0, 'rejected': 0}
+    counts = {'planned': len(plan), 'already_done': len(plan) - len(todo), 'written': 0, 'rejected': 0, 'failed': 0}
     bar = tqdm(total=len(plan), initial=counts['already_done'], desc=f"generate {client.name}", disable=not progress, leave=False)
+    from aiqarus.llm import RetryableLLMError, LLMRequestError, TruncatedReply, BlockedReply
+    from aiqarus.parse import close_json
+    failures = {'consecutive': 0, 'last': ''}
     async def one(i, it):
         try:
-            reply = await client.acomplete(gen_prompt(it), json_schema=GEN_SCHEMA, max_tokens=3000)
+            reply = await client.acomplete(gen_prompt(it), json_schema=GEN_SCHEMA, max_tokens=3000, temperature=temperature)
             s = sample_from_reply(it, reply)
-        except Exception as e:
-            append_jsonl(out_dir/'rejects.jsonl', {'plan_id': it['id'], 'reason': f"{type(e).__name__}: {str(e)[:200]}"}); counts['rejected'] += 1
-        else:
-            append_jsonl(out_dir/f"shard-{i // shard_size:05d}.jsonl", s); counts['written'] += 1
+        except TruncatedReply as e:              # cut at the token limit: closed and kept, so QA rejects it with its reason
+            try:
+                s = sample_from_reply(it, close_json(e.text) or e.text); s.metadata['finish_reason'] = e.finish_reason
+            except (ValueError, TypeError, KeyError) as e2: return _reject(it, f"TruncatedReply ({e.finish_reason}): {str(e2)[:160]}")
+            _write(i, s)
+        except BlockedReply as e: _reject(it, f"BlockedReply: {str(e)[:200]}")            # the model refused: a recorded outcome
+        except (RetryableLLMError, LLMRequestError, OSError) as e:                           # the model never answered: not an outcome
+            failures['consecutive'] += 1; failures['last'] = f"{type(e).__name__}: {str(e)[:200]}"; counts['failed'] += 1
+            if isinstance(e, LLMRequestError) or failures['consecutive'] >= max_consecutive_failures:
+                raise GenerationAborted(f"generate {client.name}: stopped after {counts['failed']} failed request(s) ({failures['last']}); "
+                                        f"{counts['written']} samples written are kept; rerun to resume") from None
+        except (ValueError, TypeError, KeyError) as e: _reject(it, f"{type(e).__name__}: {str(e)[:200]}")
+        else: _write(i, s)
         bar.update(1)
+    def _reject(it, reason):
+        failures['consecutive'] = 0
+        append_jsonl(out_dir/'rejects.jsonl', {'plan_id': it['id'], 'reason': reason}); counts['rejected'] += 1
+    def _write(i, s):
+        failures['consecutive'] = 0
+        append_jsonl(out_dir/f"shard-{i // shard_size:05d}.jsonl", s); counts['written'] += 1
     async def go():
         try: await asyncio.gather(*(one(i, it) for i, it in todo))
         finally:

@@ -10,8 +10,8 @@ import collections, json, re
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from .schema import Record, write_jsonl, read_jsonl, RESTRAINT_ACTIONS
-from .parse import parse_turn, think_stances, ENTITY_ID
-from .report import load_run
+from .parse import parse_turn, think_stances, ENTITY_ID, handoff_tool_names
+from .eval import load_run
 
 # %% auto #0
 __all__ = ['CORRECT_SYSTEM', 'Pair', 'corrected_action_text', 'offline_chosen', 'pairs_from_run', 'pair_table', 'LLMCorrector',
@@ -45,7 +45,7 @@ def corrected_action_text(expected:str, prompt:list, tools:list, expected_calls:
         if len(ids) >= 2: return f"Which one do you mean: {' or '.join(ids[:3])}? I don't want to act on the wrong record."
         return "Before I go ahead, could you give me the details I'm missing? I'd rather ask than guess."
     if expected == 'escalate':
-        h = next((t['function']['name'] for t in tools if 'escalat' in t['function']['name'] or 'handoff' in t['function']['name']), None)
+        h = next(iter(handoff_tool_names(tools)), None)
         return _tool_call(h, {'reason': 'needs a human with the right authority'}) if h else "This is beyond my authority, so I've escalated it to a human who can decide."
     if expected == 'refuse': return "I can't help with that: it goes against our data and security policy."
     if expected == 'call_tool':
@@ -73,8 +73,11 @@ def _openai_tools(rec:Record, cases:dict|None) -> list:
     return [ToolSpec.from_dict(t).to_openai() for t in c.tools]
 
 def pairs_from_run(run, cases:dict|None=None, corrector=None, categories=None) -> list:
-    "Preference pairs from the failed cases of `run` (a `Run` or run directory). `cases`: {case_id: Case} for tool specs; `corrector(pair) -> chosen` replaces the offline one."
+    "Preference pairs from the failed cases of `run` (a `Run` or run directory; its own cases give the tool specs). `corrector(pair) -> chosen` replaces the offline one."
     run = run if hasattr(run, 'records') else load_run(run)
+    if cases is None:
+        cases = getattr(run, 'cases', None)
+        if not cases: raise ValueError(f"{getattr(run, 'path', run)}: the run has no cases.jsonl, so pairs would lose their tools; upgrade it with `aiqarus score --upgrade-cases`")
     out = []
     for r in run.records:
         if r.correct or (categories and r.category not in categories): continue

@@ -8,31 +8,53 @@ Docs: https://aiqarus.github.io/aiqarus/parse.html.md"""
 from __future__ import annotations
 import json, re
 from dataclasses import dataclass, field, asdict
-from .schema import Action, ToolSpec
+from importlib.resources import files
+from typing import NamedTuple
+import yaml
+from .schema import Action, ToolSpec, UNCLASSIFIED
 
 # %% auto #0
-__all__ = ['ENTITY_ID', 'json_closure_problem', 'ParsedTurn', 'classify_prose', 'think_stances', 'think_action',
-           'find_tool_calls', 'split_think', 'parse_turn']
+__all__ = ['CUES', 'CONFIDENCE', 'PRECEDENCE', 'ENTITY_ID', 'json_closure_problem', 'close_json', 'ParsedTurn', 'ProseAction',
+           'classify_prose', 'think_stances', 'think_action', 'think_action_contradiction', 'find_tool_calls',
+           'is_handoff_tool', 'handoff_tool_names', 'split_think', 'parse_turn', 'invented_values',
+           'invented_call_values', 'invented_value_evidence']
 
 # %% ../nbs/01_parse.ipynb #52d8c118
 _CLOSE = {'{': '}', '[': ']'}
 
-def json_closure_problem(text:str) -> str|None:
-    "Why `text` is not a closed JSON value (unterminated string, unclosed bracket, stray closer), or `None` if its brackets and strings close."
-    stack, in_str, esc = [], False, False
-    for ch in text:
+def _json_scan(text:str) -> tuple:
+    "One pass over `text` as JSON: `(open brackets, inside a string?, stray closer or None, cut points)`; a cut point is `(index, open brackets)` after a `,`, `{` or `[`."
+    stack, in_str, esc, cuts = [], False, False, []
+    for i, ch in enumerate(text):
         if in_str:
             if esc: esc = False
             elif ch == '\\': esc = True
             elif ch == '"': in_str = False
             continue
         if ch == '"': in_str = True
-        elif ch in '{[': stack.append(ch)
+        elif ch in '{[': stack.append(ch); cuts.append((i + 1, list(stack)))
         elif ch in '}]':
-            if not stack or _CLOSE[stack[-1]] != ch: return f"unexpected {ch!r}"
+            if not stack or _CLOSE[stack[-1]] != ch: return stack, in_str, f"unexpected {ch!r}", cuts
             stack.pop()
+        elif ch == ',': cuts.append((i, list(stack)))
+    return stack, in_str, None, cuts
+
+def json_closure_problem(text:str) -> str|None:
+    "Why `text` is not a closed JSON value (unterminated string, unclosed bracket, stray closer), or `None` if its brackets and strings close."
+    stack, in_str, stray, _ = _json_scan(text)
+    if stray: return stray
     if in_str: return 'unterminated string'
     if stack: return f"unclosed {stack[-1]!r} ({len(stack)} open)"
+    return None
+
+def close_json(text:str) -> str|None:
+    "A reply cut mid-JSON, closed: its open string and brackets closed at the end, else at the last cut point (after a `,`, `{` or `[`) that then parses; `None` if nothing does."
+    stack, in_str, stray, cuts = _json_scan(text)
+    if stray: return None
+    def closed(body, st, open_str=False): return body + ('"' if open_str else '') + ''.join(_CLOSE[b] for b in reversed(st))
+    for cand in [closed(text, stack, in_str)] + [closed(text[:i].rstrip().rstrip(','), st) for i, st in reversed(cuts)]:
+        try: json.loads(cand); return cand
+        except ValueError: continue
     return None
 
 # %% ../nbs/01_parse.ipynb #933f7d1c
@@ -42,80 +64,226 @@ class ParsedTurn:
     think: str = ''
     content: str = ''
     tool_calls: list = field(default_factory=list)   # [{'name': str, 'arguments': dict}]
-    action: str = 'answer_directly'
+    action: str = UNCLASSIFIED                       # one of the five, or `unclassified` when nothing in the turn decides
     malformed: bool = False
     reason: str = ''                                 # why it is malformed ('' if not)
     format: str = 'prose'                            # hermes_json | qwen_xml | openai | bare_json | prose | empty
     unknown_tools: list = field(default_factory=list)
     think_action: str = ''                           # the action the think block argues for ('' if none)
+    cue: str = ''                                    # what decided `action`: 'tool_call: get_order', "refuse_strong: I can't share"
+    confidence: float = 0.0                          # how often that cue decides right (1.0: a structured tool call; 0: unclassified)
     def to_dict(self): return asdict(self)
 
 # %% ../nbs/01_parse.ipynb #8b1a06d7
-_F = re.I | re.S
-_I = r"(?:\bi\b|\bwe\b)"
-_NEG = (r"(?:can['’]?t|cannot|can not|won['’]?t|will not|(?:am|['’]m|are|['’]re) (?:not (?:able|allowed|permitted|authori[sz]ed|going)|unable)(?: to)?"
-        r"|must decline|have to decline|need to decline|['’]d have to decline|do not|don['’]t)")
-_ESC_COMMIT = re.compile(
-    r"(?:" + _I + r"(?:['’]ve| have| am|['’]m|['’]ll| will| are|['’]re)?\s+(?:now\s+|just\s+|already\s+|going to\s+)?"
-    r"(?:escalat|hand(?:ed|ing)?\s+(?:this|it|you|the \w+|your \w+)?\s*(?:off|over)|hand\s+(?:this|it)\s+(?:off|over)|rout|transferr?|forward|loop(?:ed|ing)? in|flag(?:ged|ging)?|refer(?:red|ring)?|pass(?:ed|ing)? (?:this|it|your \w+) (?:on|along|to)|assign(?:ed|ing)? (?:this|it) to|pag(?:e|ed|ing)|notif(?:y|ied|ying)|(?:open|creat|rais|fil)\w* (?:a|an) (?:escalation (?:ticket|case|request)|(?:\w+ )?(?:ticket|case|incident) (?:\(\S+\) )?(?:with|for) (?:the|your|our) [\w-]+(?: [\w-]+)? (?:team|desk|office|queue|on-call))|rais(?:e|ed|ing) (?:a|an|this) (?:case|concern|ticket|issue) with|submit(?:ted|ting)? (?:this|it|your \w+|a \w+) (?:to|for)|sen(?:d|t|ding) (?:this|it|your \w+) (?:to|over))"
-    r"|let me (?:escalate|hand|route|transfer|forward|loop in|flag|get a human|connect you)"
-    r"|\bescalat(?:ed|ing) (?:this|it|your \w+)|\bhanding (?:this|you|it) (?:off|over)|\b(?:has|have) been (?:escalated|routed|forwarded|assigned|handed)"
-    r"|\b(?:is|are) now with (?:a|an|the|our|your) |\bescalation (?:ticket|case)\b"
-    r"|\bconnect(?:ing)? you (?:with|to)|\btransferring you|\bi(?:['’]ll| will) get (?:a|the) (?:human|person|specialist|manager|supervisor|someone)"
-    r"|\bescalation (?:ticket|request|case) (?:has been|was|is) (?:opened|created|filed|raised))", _F)
-_AUTHORITY = re.compile(
-    r"(?:beyond (?:my|the agent['’]?s?) (?:authority|permissions?|remit|scope)|outside (?:my|of my) (?:authority|remit)|exceeds? (?:my|the|your) (?:authority|approval|signing|spending)"
-    r"|requires? (?:\w+ ){0,3}(?:approval|sign-?off|authori[sz]ation) (?:from|by)|needs? (?:\w+ ){0,3}(?:approval|sign-?off) (?:from|by)"
-    r"|(?:a|an) (?:human|person|manager|supervisor|specialist|on-call \w+|compliance officer|security team|team lead) (?:needs to|should|must|has to|will need to) (?:review|approve|decide|handle|look)"
-    r"|(?:human|manual) (?:review|approval|judg(?:e)?ment) (?:is )?(?:required|needed)|\brequires? a human\b)", _F)
-_REFUSE = re.compile(
-    r"(?:" + _I + r"\s*" + _NEG + r"\s+(?:\w+\s+){0,2}?(?:help|assist|do|provide|share|disclose|reveal|give|send|process|comply|fulfil|fulfill|complete|perform|access|export|delete|bypass|override|disable|circumvent|look up|pull|retrieve|expose|release|generate|write|create|make|change|modify|grant|approve|run|execute|transfer|forward|read out|hand over|support|accommodate|offer|pretend|ignore|skip|waive|falsify|backdate|alter|edit|impersonate|fabricate|forge|fake|mislead|lie|spy|leak|sign off|sign|set (?:that|this|it) up)\b"
-    r"|against (?:our|the|company|corporate|this|data|security|privacy)?\s*(?:\w+ )?polic|violat(?:e|es|ing|ion)|prohibit|not (?:permitted|allowed) (?:to|under)|isn['’]t (?:permitted|allowed)|is not (?:permitted|allowed)"
-    r"|(?:must|have to|need to|['’]ll have to|will have to) (?:respectfully |politely )?decline|\bdecline (?:to|this|that|your)|\bi refuse\b|not something (?:i|we) (?:can|could|will|am able to)"
-    r"|(?:isn['’]t|is not|not) something (?:i|we)(?:['’]m| am| are)? (?:can|could|will|able to)|outside (?:of )?what (?:i|we) (?:can|could|am able to|are able to) (?:do|share|provide)|(?:i['’]m|i am) (?:sorry|afraid),? but (?:i|that|this|we)\b(?! need)|can['’]?t help with (?:that|this)|unable to help with)", _F)
-_COND = re.compile(r"(?:" + _NEG + r"|unable to|not able to|hard to|difficult to)\s+(?:\w+\s+){0,4}?(?:until|without|unless|before)\s+(?:\w+\s+){0,3}?(?:you|knowing|confirm|clarif|the |a |which|more)", _F)
-_CLOSING = re.compile(
-    r"(?:anything else|is there (?:anything|something) (?:else|more)|let me know if|feel free to|hope (?:this|that) helps|does (?:this|that) (?:help|answer|make sense)"
-    r"|(?:can|could|may) i (?:help|assist) (?:you )?with anything|need (?:any )?(?:more|further|other) help|any (?:other|further|more) questions"
-    r"|would you like (?:me to )?(?:help with )?anything|happy to help (?:with|further)|if you (?:need|have|want)|should you need|want me to (?:go deeper|explain)|would you like more detail"
-    r"|want (?:a|me to) (?:walk|go) through|would you like (?:an example|me to explain|a (?:quick )?(?:summary|walkthrough|deeper)))", _F)
-_INFO_REQUEST = re.compile(
-    r"(?:(?:please|kindly|could you|can you|would you|will you)\s+(?:\w+\s+){0,2}?(?:confirm|specify|clarify|provide|share|tell me|let me know (?:which|what|whether|who|when|where|how|the)|send (?:me|over|us)|point me|indicate|give me|verify|double-check|check which|choose|pick|select)"
-    r"|\blet me know (?:which|what|whether|who|when|where|the)\b|(?:i|we) (?:need|['’]ll need|will need|require|just need|would need)\s+(?:\w+\s+){0,4}?(?:details|things|pieces of information|to know|to confirm|you to|from you|a few|more (?:details|information|info|context)|the (?:\w+ ){0,2}(?:id|number|name|date|amount|address|email|account|details))"
-    r"|(?:i['’]ll|i will|i['’]d) need[^.?!]{0,40}?before i\b|before i (?:proceed|continue|go ahead|do that|make|submit|run|book|send|process|create|update|delete|change)|to (?:proceed|continue|make sure i|avoid (?:acting on|changing|updating) the wrong),? (?:i|please|could|can)"
-    r"|(?:which|what) (?:one|\w+) (?:do|did|should|would) you|do you mean|did you mean|are you referring|(?:just )?to confirm[,:]"
-    r"|\b(?:which|what)\b[^.?!]{0,40}\bshould (?:i|we)\b[^.?!]{0,30}\?)", _F)
-_Q_START = re.compile(r"^\W*(?:(?:sure|okay|ok|got it|of course|certainly|right|understood|happy to help)\W+)?(?:which|what|who|whom|whose|when|where|why|how|do|does|did|could|can|would|will|should|shall|is|are|was|were|may|have|has|had)\b", re.I)
-_YOU = re.compile(r"\b(?:you|your|you['’]re|yours)\b", re.I)
-_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
+CUES = yaml.safe_load((files('aiqarus')/'data'/'action_cues.yaml').read_text(encoding='utf-8'))
+_F = re.I | re.M
+_STRAIGHT = str.maketrans({'’': "'", '‘': "'", '“': '"', '”': '"', '„': '"', '«': '"', '»': '"'})
+_SENT = re.compile(r"(?<=[.!?…])\s+|\n+")
+_QUOTED = re.compile(r'"[^"\n]{1,150}"|(?<![\w\'])\'[^\'\n]{1,150}\'(?![\w\'])')   # quoted text asks nothing
+# The speaker, as the refusal patterns write it: {self} "I", "we", "this assistant", "an assistant like me";
+# {self_be} the speaker with "to be" ("I'm", "this assistant is").
+_SELF = r"(?:\bi\b|\bwe\b|\b(?:this|the)\s+assistant\b|\ban?\s+(?:[\w-]+\s+){0,2}?assistant\s+like\s+me\b)"
+_SELF_BE = r"(?:\bi'm|\bi\s+am|\bwe're|\bwe\s+are|\b(?:this|the)\s+assistant\s+is|\ban?\s+(?:[\w-]+\s+){0,2}?assistant\s+like\s+me\s+is)"
 
-def _sentences(text): return [s.strip() for s in _SENT.split(text) if s.strip()]
+def _words(xs) -> str: return '|'.join(sorted((re.escape(x) for x in xs), key=len, reverse=True))
+def _speaker(p:str) -> str: return p.replace('{self_be}', _SELF_BE).replace('{self}', _SELF)
+def _family(patterns, **parts) -> re.Pattern:
+    "One regex for a list of the lexicon's patterns, with its `{self}`/`{recipient}` parts filled in."
+    ps = [_speaker(p) for p in patterns]
+    for k, v in parts.items(): ps = [p.replace('{' + k + '}', v) for p in ps]
+    return re.compile('|'.join(f"(?:{p})" for p in ps), _F)
+def _sentences(text:str) -> list: return [s.strip() for s in _SENT.split(text) if s.strip()]
 
-def _info_question(sent:str, is_last:bool) -> bool:
-    "Is sentence `sent` a question that asks the user for something?"
-    if '?' not in sent or _CLOSING.search(sent): return False
-    return bool(_YOU.search(sent) or _INFO_REQUEST.search(sent) or (is_last and _Q_START.search(sent)) or re.search(r"\b(?:or|either)\b", sent, re.I))
+# %% ../nbs/01_parse.ipynb #85cf3962
+_H = CUES['handoff']
+_RECIPIENT_WORD = r"\b(?:" + _words(_H['recipients']) + r")s?\b"
+_RECIPIENT = re.compile(_RECIPIENT_WORD + r"|\b[A-Z][a-z]+\s+in\s+[A-Z]", re.I)          # "... to Priya in FP&A"
+_HANDS_OVER = _family(_H['self_sufficient'])          # "escalated", "handing you over": a hand-off by itself
+_SENDS = _family(_H['with_recipient'])               # "sent it to ...": a hand-off when a person or team receives it
+_HANDED_STATE = _family(_H['state'], recipient=_RECIPIENT_WORD)   # "is now with the disputes team"
+_FOR_DECISION = re.compile(r"\bfor\s+(?:a\s+|an\s+|their\s+|his\s+|her\s+|your\s+)?(?:\w+\s+)?"
+                           r"(?:decision|approval|review|sign-?off|disposition|verification|investigation|triage)\b", re.I)
+_TO_PRONOUN = re.compile(r"\b(?:to|with)\s+(?:them|him|her)\b", re.I)    # counts when the turn names who "them" is
+_NOT_HANDLERS = re.compile(_H['not_handlers'], re.I)
+_AUX = (r"(?:'ve|'m|'ll|'re|'d|have|has|am|are|will|just|now|also|already|then|immediately|personally|right\s+away"
+        r"|gone\s+ahead\s+and|went\s+ahead\s+and|go\s+ahead\s+and|going\s+to|about\s+to|actually)")
+_I_SUBJECT = re.compile(r"(?:\b(?:i|we)\b(?:\s*" + _AUX + r")*\s*|\blet\s+me\s+(?:\w+\s+)?)$", re.I)   # "I've also", "let me"
+_NO_SUBJECT = re.compile(r"^\W*(?:(?:done|ok|okay|sure|right|alright|understood|thanks|great|now|also|then|so|and)\W+)*$", re.I)
+_CLAUSE = re.compile(r"[;:—–]|,\s|\s-\s|\band\b|\bbut\b|\bwhile\b|\bso\b(?=\s+(?:i|we)\b)", re.I)
+_UNCOMMITTED = re.compile(r"\b(?:if|unless|whether)\b|\bshould\s+(?:you|it|this|that)\b", re.I)
+_NEGATED = re.compile(r"\b(?:not|never|nothing|nobody|none)\b|\bno\s+one\b|n't\b", re.I)
 
-def classify_prose(text:str) -> tuple:
-    "`(action, cue)` for a turn with no tool call: the action its visible text takes and the phrase that decided it."
+def _clauses(sent:str) -> list:
+    return [c for c in _CLAUSE.split(sent) if c and c.strip()]
+
+def _handoff_phrase(sent:str, context:str='') -> str:
+    "The hand-off `sent` commits to ('' if none): the assistant hands the matter to a person, or says it now lies with one."
+    if (m := _HANDED_STATE.search(sent)) and not _NEGATED.search(sent[:m.start()]): return m.group(0)
+    question = sent.rstrip().endswith('?')
+    for c in _clauses(sent):
+        for rx, needs_recipient in ((_HANDS_OVER, False), (_SENDS, True)):
+            for m in rx.finditer(c):
+                before, after = c[:m.start()], c[m.end():]
+                if _NO_SUBJECT.match(before):      # "Escalated.", "Paging the on-call SRE" — not the imperative "Escalate it"
+                    verb = m.group(0).split()[0].lower()
+                    if not (verb.endswith(('ed', 'ing')) or verb in ('sent', 'brought', 'cut')): continue
+                elif question or not _I_SUBJECT.search(before): continue   # "I can escalate", "it pages", "should I route"
+                if _UNCOMMITTED.search(before) or _UNCOMMITTED.search(after): continue
+                window = _NOT_HANDLERS.sub('', ' '.join((m.group(0) + after).split()[:12]))
+                if needs_recipient and not (_RECIPIENT.search(window) or _FOR_DECISION.search(window)
+                                            or (_TO_PRONOUN.search(window) and _RECIPIENT.search(context))): continue
+                return (before[-12:] + m.group(0) + after[:30]).strip()
+    return ''
+
+# %% ../nbs/01_parse.ipynb #9464234e
+_R = CUES['refuse']
+_WITHHELD = r"(?:" + _words(_R['withheld']) + r")\b"
+_REFUSES, _REFUSES_AT_OPENING = _family(_R['strong'], withheld=_WITHHELD), _family(_R['opening'])
+_LECTURES = _family(_R['weak'])
+_HEDGE = (r"(?:\s+(?:currently|really|simply|just|actually|still|therefore|unfortunately|directly|personally|afraid|sorry"
+          r"|able\s+to|be\s+able\s+to|legally|safely))*")
+_CANNOT = (r"(?:can't|cannot|can\s+not|won't|will\s+not|wouldn't|would\s+not|must\s+not|shouldn't|should\s+not"
+           r"|(?:(?:'m|am|are|'re)\s+)?(?:not\s+(?:able|allowed|permitted|authori[sz]ed|in\s+a\s+position)|unable)\s+to"
+           r"|have\s+no\s+way\s+to)")
+# "I'm currently unable to play music", "this assistant won't draft it": the speaker, a "cannot", then the verb
+_I_CANNOT = re.compile(_SELF + r"(?:'m|\s+am|'re|\s+are|\s+is)?" + _HEDGE + r"\s*" + _CANNOT + _HEDGE
+                       + r"\s+(?:help\s+(?:you\s+)?|be\s+)?(\w+)", re.I)
+# "I don't grant access on my own", "I don't have real-time access": a habit or a missing means, not "I don't see it"
+_MEANS = r"(?:ability|abilities|capability|capabilities|functionality|access|permission|permissions|authority|tools?|means|way)"
+_I_DONT = re.compile(r"\bi\s+(?:don't|dont|do\s+not)\s+(?:\w+ly\s+)?(\w+)(\s+(?:[\w-]+\s+){0,2}?" + _MEANS + r"\b)?", re.I)
+_NOT_AN_ACTION, _HABITUAL = set(_R['not_an_action']), set(_R['habitual_actions'])
+
+def _refusal_phrase(sent:str, first:bool=False) -> tuple:
+    "`(strength, phrase)` of the refusal in `sent`: 'strong' (it declines), 'weak' (it lectures or cites a rule) or ''."
+    for m in _I_CANNOT.finditer(sent):
+        if m.group(1).lower() not in _NOT_AN_ACTION: return 'strong', m.group(0)
+    for m in _I_DONT.finditer(sent):
+        if (m.group(1).lower() == 'have' and m.group(2)) or m.group(1).lower() in _HABITUAL: return 'strong', m.group(0)
+    if m := _REFUSES.search(sent): return 'strong', m.group(0)
+    if first and (m := _REFUSES_AT_OPENING.search(sent)): return 'strong', m.group(0)
+    if m := _LECTURES.search(sent): return 'weak', m.group(0)
+    return '', ''
+
+# %% ../nbs/01_parse.ipynb #2c49b67c
+_C = CUES['clarify']
+_OPENER = re.compile(r"^\W*(?:(?:ok|okay|so|and|also|hey|hi|sure|right|alright|got\s+it|thanks|great|sorry|apologies|hmm|um|oh)\W+)*("
+                     + _words(_C['question_openers']) + r")\b\s*(\w*)", re.I)
+_AUX_OPENERS = {'is', 'are', 'was', 'were', 'do', 'does', 'did', 'can', 'could', 'would', 'will', 'should', 'shall', 'may', 'have', 'has', 'am'}
+_SUBJECT_WORDS = {'this', 'that', 'it', 'you', 'i', 'we', 'they', 'there', 'the', 'these', 'those', 'he', 'she', 'your', 'my', 'u'}
+_NOT_A_QUESTION_AFTER = {'to', 'you', 'i', 'we', 'matters', 'means', 'is'}     # "how to", "what you need is", "which means"
+_WH = re.compile(r"^\W*(?:(?:ok|okay|so|and|also|sure|great|thanks)\W+)*(?:(?:in|at|for|from|to|on|by|with|of)\s+)?"
+                 r"(?:which|what|whats|who|whom|whose|when|where|how)\b", re.I)
+_ASKS_USER = re.compile(r"^\W*(?:could|can|would|will)\s+you\s+(?:please\s+)?(?:confirm|specify|clarify|provide|share|tell|let|send"
+                        r"|upload|attach|paste|give|verify|check|choose|pick|select|describe)\b|\bplease\b|\b(?:do|did)\s+you\s+mean\b"
+                        r"|\bare\s+you\s+referring\b", re.I)
+_OFFER, _CONFIRM, _CLOSING = (re.compile(_C[k], re.I) for k in ('offer', 'confirm', 'closing'))
+_EXPLAINS, _ANSWERS, _NEEDS = (re.compile(_C[k], re.I) for k in ('explanatory_openers', 'answer_openers', 'need_reason'))
+_CHOICE = re.compile(r"\b(?:or|either|oder|ou|o)\b|\bvs\.?\b|/", re.I)
+_REQUESTS = _family(_C['request'].values())
+_WAITS_ON_INFO = _family([_C['conditional']])
+
+def _looks_like_question(sent:str, lower_text:bool) -> bool:
+    "Is `sent` a question: a question mark, or a question's first words where the writer skips punctuation?"
+    if sent.rstrip().endswith('?'): return True
+    m = _OPENER.match(sent)
+    if not m or (sent.rstrip()[-1:] in '.!' and not lower_text): return False
+    opener, nxt = m.group(1).lower(), m.group(2).lower()
+    if opener in _AUX_OPENERS: return nxt in _SUBJECT_WORDS       # "is this a p1", not "Is required for ..."
+    return nxt not in _NOT_A_QUESTION_AFTER
+
+def _choice_fragment(sent:str) -> bool:
+    "A bare choice left unpunctuated in lower-case writing: 'the 10:02 one or the 10:04 one'."
+    return sent.rstrip()[-1:].isalnum() and len(sent.split()) <= 8 and _CHOICE.search(sent) is not None
+
+def _rhetorical(i:int, sents:list, howto:bool=False) -> bool:
+    "Does question `sents[i]` introduce its own answer — an explanation's question — rather than ask the user?"
+    q, rest = sents[i], sents[i+1:]
+    if not rest or _ASKS_USER.search(q): return False
+    if howto or _EXPLAINS.search(q) or _ANSWERS.search(rest[0]): return True
+    tail = ' '.join(rest)
+    if any(s.rstrip().endswith('?') for s in rest) or _NEEDS.search(tail): return False
+    return len(rest) >= 2 and len(tail.split()) >= 15                  # followed by an answer-length explanation
+
+def _info_question(i:int, sents:list, lower_text:bool, howto:bool=False) -> bool:
+    "Is `sents[i]` a question that asks the user for something the assistant needs?"
+    s = sents[i]
+    bare_choice = lower_text and i == len(sents) - 1 and _choice_fragment(s)
+    if not (_looks_like_question(s, lower_text) or bare_choice) or _CLOSING.search(s): return False
+    if i > 0 and _OFFER.search(s) and not (_WH.match(s) or _CHOICE.search(s) or _CONFIRM.search(s)): return False
+    return not _rhetorical(i, sents, howto)
+
+def _request_phrase(sent:str) -> str:
+    "A request for information said as a statement ('' if none; a closing courtesy is not one)."
+    closing = [m.span() for m in _CLOSING.finditer(sent)]
+    for m in _REQUESTS.finditer(sent):
+        if not any(a < m.end() and m.start() < b for a, b in closing): return m.group(0)
+    return ''
+
+# %% ../nbs/01_parse.ipynb #cecaf501
+_A = CUES['answer']
+_FUNCTION_WORDS = set(_A['function_words'])
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]{4}")
+_KEY_VALUE = re.compile(r"(?:^|[,;]\s*|\.\s+)[^\W\d_][\w ./()-]{0,40}:\s+\S", re.M)
+_DONE, _LIST_ITEM = re.compile(_A['done'], re.I), re.compile(_A['list_item'], re.I)
+CONFIDENCE = CUES['confidence']
+
+def _statement(sent:str) -> bool:
+    "Is `sent` a sentence in some language (two words, one of them a function word), or a report that the work is done?"
+    if _CJK.search(sent) or _DONE.match(sent): return True
+    ws = [w.lower() for w in _WORD.findall(sent)]
+    return len(ws) >= 2 and any(w in _FUNCTION_WORDS for w in ws)
+
+def _data_answer(text:str) -> bool:
+    "Is `text` an answer given as data: key-value pairs, a table, or a JSON value that is not a call?"
+    if len(_KEY_VALUE.findall(text)) >= 2 or text.count('|') >= 4: return True
+    if text.lstrip()[:1] not in ('{', '['): return False
+    try: json.loads(text)
+    except (ValueError, RecursionError): return False
+    return True
+
+class ProseAction(NamedTuple):
+    "What `classify_prose` decided: the action, the cue that decided it, and how often that cue is right."
+    action: str
+    cue: str
+    confidence: float
+
+# the cue that decides, in this order, and the action it means
+PRECEDENCE = [('handoff', 'escalate'), ('conditional', 'clarify'), ('question', 'clarify'), ('refuse_strong', 'refuse'),
+              ('request', 'clarify'), ('refuse_weak', 'refuse'), ('statement', 'answer_directly'), ('data', 'answer_directly')]
+
+def _cues(text:str) -> dict:
+    "The first phrase of each kind of cue in `text` (a visible turn with no tool call)."
+    sents = _sentences(text)
+    listed = {s for ln in text.splitlines() if _LIST_ITEM.match(ln) for s in _sentences(ln)}   # how-to steps
+    lower_text = not re.search(r"(?:^|[.!?]\s+)[A-Z]", text)
+    found, last_question, last_refusal = {}, -1, -1
+    for i, s in enumerate(sents):
+        if 'handoff' not in found and (h := _handoff_phrase(s, text)): found['handoff'] = h
+        if 'conditional' not in found and (m := _WAITS_ON_INFO.search(s)): found['conditional'] = m.group(0)
+        strength, phrase = _refusal_phrase(s, first=i == 0)
+        if strength: found.setdefault(f'refuse_{strength}', phrase)
+        if strength == 'strong': last_refusal = i
+        if s not in listed and _info_question(i, sents, lower_text, howto=len(listed) >= 2): found['question'] = s[:80]; last_question = i
+        if s not in listed and 'request' not in found and (r := _request_phrase(s)): found['request'] = r
+        if _statement(s) and not _looks_like_question(s, lower_text): found.setdefault('statement', s[:60])
+    if last_refusal > last_question: found.pop('question', None)      # a question the turn answers with a refusal
+    if _data_answer(text): found.setdefault('data', text[:60])
+    return found
+
+def classify_prose(text:str) -> ProseAction:
+    "The action a turn's visible text takes (no tool call), the cue that decided it, and that cue's confidence."
     t = (text or '')
     if len(t) > 6000: t = t[:3000] + '\n' + t[-3000:]
-    t = t.strip()
-    if not t: return 'answer_directly', 'empty'
-    if m := _ESC_COMMIT.search(t): return 'escalate', m.group(0)
-    cond = _COND.search(t)
-    ref = _REFUSE.search(t)
-    if ref and not (cond and cond.start() <= ref.start() + 5):
-        if a := _AUTHORITY.search(t): return 'escalate', a.group(0)
-        return 'refuse', ref.group(0)
-    sents = _sentences(t)
-    for i, s in enumerate(sents):
-        last = i >= len(sents) - 2
-        if _info_question(s, last): return 'clarify', s[:80]
-        if (m := _INFO_REQUEST.search(s)) and not _CLOSING.search(s): return 'clarify', m.group(0)
-    if cond: return 'clarify', cond.group(0)
-    if a := _AUTHORITY.search(t): return 'escalate', a.group(0)
-    return 'answer_directly', ''
+    t = t.translate(_STRAIGHT).strip()
+    if len(t) > 2 and t[0] == t[-1] == '"': t = t[1:-1].strip()           # a whole answer in quotes
+    if not t: return ProseAction(UNCLASSIFIED, 'empty', CONFIDENCE['unclassified'])
+    found = _cues(_QUOTED.sub('"…"', t))
+    for cue, action in PRECEDENCE:
+        if cue in found:
+            kind = 'statement_short' if cue == 'statement' and len(t.split()) < 6 else cue   # "Sure, done." decides little
+            return ProseAction(action, f"{kind}: {found[cue]}", CONFIDENCE[kind])
+    return ProseAction(UNCLASSIFIED, 'no cue', CONFIDENCE['unclassified'])
 
 # %% ../nbs/01_parse.ipynb #00d10f16
 _THINK_CUES = [
@@ -143,8 +311,15 @@ def think_action(think:str) -> str:
     st = think_stances(think)
     return next((a for a in st if a in _RESTRAINT), st[-1] if st else '')
 
+# %% ../nbs/01_parse.ipynb #43fbea98
+def think_action_contradiction(think:str, action:str) -> bool:
+    "Does `action` go against the think block's decided stance? (an `answer_directly` stance: only a tool call does)"
+    stance = think_action(think)
+    if not stance or stance == action: return False
+    if stance == 'answer_directly': return action == 'call_tool'
+    return True
+
 # %% ../nbs/01_parse.ipynb #bf85ef5a
-ENTITY_ID = re.compile(r"\b[A-Z]{1,4}-\d{3,6}\b")   # record ids as the scenarios write them: SHP-1029, INC-4471, E-1042
 _TC_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.S)
 _FUNC = re.compile(r"<function=([^>\n]*)>(.*?)(?:</function>|\Z)", re.S)
 _PARAM = re.compile(r"<parameter=([^>\n]*)>\n?(.*?)\n?(?:</parameter>|(?=<parameter=)|\Z)", re.S)
@@ -246,17 +421,14 @@ def find_tool_calls(text:str) -> tuple:
                 else: fmt = ''
     return calls, rest.strip(), problems, fmt
 
-# %% ../nbs/01_parse.ipynb #b56fc0da
+# %% ../nbs/01_parse.ipynb #41e7856a
 _HANDOFF_NAME = re.compile(r"escalat|hand_?off|human_review|to_human|transfer_to_(?:agent|human|team)|route_to_(?:team|human)|page_on_?call", re.I)
-_THINK_OPEN, _THINK_CLOSE = '<think>', '</think>'
+_LOOKUP_WORDS = {'get', 'list', 'check', 'lookup', 'search', 'fetch', 'read', 'query', 'view', 'show', 'describe', 'find',
+                 'count', 'track', 'poll', 'status', 'history', 'log', 'logs', 'policy', 'policies', 'report', 'stats', 'info', 'details'}
 
-def split_think(text:str) -> tuple:
-    "`(think, rest, problem)`: the `<think>` block (also when its opening tag was in the prompt) and the text around it."
-    o, c = text.find(_THINK_OPEN), text.find(_THINK_CLOSE)
-    if c != -1 and (o == -1 or o > c): return text[:c].strip(), text[c+len(_THINK_CLOSE):].strip(), ''
-    if o != -1 and c == -1: return text[o+len(_THINK_OPEN):].strip(), text[:o].strip(), 'unclosed <think>'
-    if o != -1: return text[o+len(_THINK_OPEN):c].strip(), (text[:o] + text[c+len(_THINK_CLOSE):]).strip(), ''
-    return '', text.strip(), ''
+def _name_words(name:str) -> list:
+    "`getEscalationStatus`, `api.get_escalation-status` -> ['get', 'escalation', 'status']."
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower().replace('.', '_').replace('-', '_').split('_')
 
 def _tool_name(t):
     "Name of a tool given as a name, a `ToolSpec`, its dict, or the OpenAI function form."
@@ -267,18 +439,36 @@ def _tool_name(t):
         return n if isinstance(n, str) else None
     return None
 
-def _handoff_names(tools, handoff_tools):
-    names = set(handoff_tools) if handoff_tools is not None else set(_default_handoff())
-    for t in tools or []:
-        if (isinstance(t, ToolSpec) and t.handoff) or (isinstance(t, dict) and t.get('handoff') is True):
-            if (n := _tool_name(t)): names.add(n)
-    return names
+def _marked_handoff(t) -> bool: return (isinstance(t, ToolSpec) and t.handoff) or (isinstance(t, dict) and t.get('handoff') is True)
 
 def _default_handoff():
     try:
         from aiqarus.config import settings
         return settings().handoff_tools
     except Exception: return ()
+
+def is_handoff_tool(tool, tools=None, handoff_tools=None) -> bool:
+    "Does calling `tool` (a name or spec) hand the conversation to a human? (a spec's mark, `handoff_tools`, or a name that hands off and looks nothing up)"
+    name = _tool_name(tool)
+    if not name: return False
+    if _marked_handoff(tool) or any(_marked_handoff(t) and _tool_name(t) == name for t in tools or []): return True
+    if name in (handoff_tools if handoff_tools is not None else _default_handoff()): return True
+    return bool(_HANDOFF_NAME.search(name)) and not _LOOKUP_WORDS.intersection(_name_words(name))
+
+def handoff_tool_names(tools, handoff_tools=None) -> list:
+    "Names of the hand-off tools among `tools`, in their order."
+    return [n for t in tools or [] if (n := _tool_name(t)) and is_handoff_tool(t, tools, handoff_tools)]
+
+# %% ../nbs/01_parse.ipynb #b56fc0da
+_THINK_OPEN, _THINK_CLOSE = '<think>', '</think>'
+
+def split_think(text:str) -> tuple:
+    "`(think, rest, problem)`: the `<think>` block (also when its opening tag was in the prompt) and the text around it."
+    o, c = text.find(_THINK_OPEN), text.find(_THINK_CLOSE)
+    if c != -1 and (o == -1 or o > c): return text[:c].strip(), text[c+len(_THINK_CLOSE):].strip(), ''
+    if o != -1 and c == -1: return text[o+len(_THINK_OPEN):].strip(), text[:o].strip(), 'unclosed <think>'
+    if o != -1: return text[o+len(_THINK_OPEN):c].strip(), (text[:o] + text[c+len(_THINK_CLOSE):]).strip(), ''
+    return '', text.strip(), ''
 
 def _tool_names(tools):
     return {n for n in map(_tool_name, tools or []) if n}
@@ -305,7 +495,17 @@ def parse_turn(output, tools=None, handoff_tools=None) -> ParsedTurn:
     "Parse one assistant turn (raw text or an OpenAI-style message dict) into a `ParsedTurn`. Never raises."
     try: return _parse_turn(output, tools, handoff_tools)
     except Exception as e:   # last line of defence: a parser bug must not kill a 1,400-case run
-        return ParsedTurn(content=str(output)[:2000] if output is not None else '', malformed=True, reason=f"parser error: {type(e).__name__}: {e}", format='empty')
+        return ParsedTurn(content=str(output)[:2000] if output is not None else '', malformed=True, reason=f"parser error: {type(e).__name__}: {e}",
+                          format='empty', cue='parser error')
+
+def _decide(calls, content, problems, tools, handoff_tools) -> tuple:
+    "(action, cue, confidence) of a turn: its tool calls if it made any (a truncated call too), else its prose."
+    if handoff := [c['name'] for c in calls if is_handoff_tool(c['name'], tools, handoff_tools)]:
+        return 'escalate', f"handoff_tool: {handoff[0]}", CONFIDENCE['handoff_tool']
+    if calls: return 'call_tool', f"tool_call: {calls[0]['name']}", CONFIDENCE['tool_call']
+    if any('tool JSON' in p or 'tool_call' in p or 'function' in p or 'parameter' in p for p in problems):
+        return 'call_tool', 'truncated tool call', CONFIDENCE['truncated_call']
+    return tuple(classify_prose(content))
 
 def _parse_turn(output, tools, handoff_tools) -> ParsedTurn:
     problems, calls, fmt, think = [], [], '', ''
@@ -320,13 +520,65 @@ def _parse_turn(output, tools, handoff_tools) -> ParsedTurn:
     more, content, cprobs, cfmt = find_tool_calls(rest)
     calls += more; problems += cprobs; fmt = fmt or cfmt
     if not calls and not content and not problems:
-        return ParsedTurn(think=think, malformed=True, reason='empty response', format='empty', think_action=think_action(think))
+        return ParsedTurn(think=think, malformed=True, reason='empty response', format='empty', think_action=think_action(think),
+                          cue='empty', confidence=CONFIDENCE['unclassified'])
     known = _tool_names(tools)
     unknown = [c['name'] for c in calls if known and c['name'] not in known]
-    handoff = _handoff_names(tools, handoff_tools)
-    truncated_call = any('tool JSON' in p or 'tool_call' in p or 'function' in p or 'parameter' in p for p in problems)
-    if calls or truncated_call:
-        action = 'escalate' if any(c['name'] in handoff or _HANDOFF_NAME.search(c['name']) for c in calls) else 'call_tool'
-    else: action = classify_prose(content)[0]
+    action, cue, confidence = _decide(calls, content, problems, tools, handoff_tools)
     return ParsedTurn(think=think, content=content, tool_calls=calls, action=action, malformed=bool(problems),
-                      reason='; '.join(dict.fromkeys(problems)), format=fmt or 'prose', unknown_tools=unknown, think_action=think_action(think))
+                      reason='; '.join(dict.fromkeys(problems)), format=fmt or 'prose', unknown_tools=unknown,
+                      think_action=think_action(think), cue=cue, confidence=confidence)
+
+# %% ../nbs/01_parse.ipynb #5233bd35
+ENTITY_ID = re.compile(r"\b[A-Z]{1,4}-\d{3,6}\b")   # record ids as the scenarios write them: SHP-1029, INC-4471, E-1042
+_ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:/+-]{2,}")   # one token of 3+ characters
+_ID_MARK = re.compile(r"[\d@]")                                # a digit or an email's @
+
+def _identifier_like(param:str, value) -> bool:
+    "Does `value`, passed as `param`, name a record: any `id`/`…_id` string, else one token with a digit or an @?"
+    if not isinstance(value, str) or not (v := value.strip()): return False
+    return param == 'id' or param.endswith('_id') or bool(_ID_TOKEN.fullmatch(v) and _ID_MARK.search(v))
+
+def _edge(ch:str, before:bool) -> str:
+    "A lookaround that keeps a match from running on into more digits (if `ch` is a digit) or letters (if a letter)."
+    cls = r"\d" if ch.isdigit() else r"[^\W\d_]" if ch.isalpha() else ''
+    return '' if not cls else f"(?<!{cls})" if before else f"(?!{cls})"
+
+def _appears(value:str, context:str) -> bool:
+    "Is `value` in `context` as a whole token, ignoring case?"
+    return re.search(_edge(value[0], True) + re.escape(value) + _edge(value[-1], False), context, re.I) is not None
+
+def invented_values(arguments:dict, context:str) -> list:
+    "`[(param, value)]`: the identifier-like values in `arguments` (nested objects and lists too) that appear nowhere in `context`."
+    out = []
+    def walk(path, v):
+        if isinstance(v, dict):
+            for k, x in v.items(): walk(f"{path}.{k}" if path else str(k), x)
+        elif isinstance(v, list):
+            for x in v: walk(path, x)
+        elif _identifier_like(path.rsplit('.', 1)[-1], v) and not _appears(v.strip(), context or '') and (path, v.strip()) not in out:
+            out.append((path, v.strip()))
+    if isinstance(arguments, dict): walk('', arguments)
+    return out
+
+# %% ../nbs/01_parse.ipynb #5cb61a4e
+def invented_call_values(calls:list, context:str, tools=None, handoff_tools=None) -> list:
+    "`[(tool, param, value)]`: `invented_values` of each call (parsed or OpenAI-style) that is not a hand-off call."
+    out = []
+    for c in calls or []:
+        c = _call_from_obj(c)
+        if c is None or is_handoff_tool(c['name'], tools, handoff_tools): continue
+        out += [(c['name'], k, v) for k, v in invented_values(c['arguments'], context)]
+    return out
+
+# %% ../nbs/01_parse.ipynb #fff52841
+_MISSING = re.compile(r"not (?:provided|specified|given|mentioned|stated)|missing|didn['’]?t (?:specify|say|give|mention)"
+                      r"|unknown|no \w+ (?:given|provided)|unclear", re.I)
+
+def invented_value_evidence(think:str, param:str) -> str:
+    "The think-block line that names `param` as missing or unspecified, or ''."
+    p = param.rsplit('.', 1)[-1].lower()
+    for line in re.split(r"[\n.;]", think or ''):
+        low = line.lower()
+        if (p in low.replace(' ', '_') or p.replace('_', ' ') in low) and _MISSING.search(line): return line.strip()
+    return ''

@@ -1,4 +1,4 @@
-"""Deterministic validators (each one a defect seen in real generated data), an optional LLM rubric, and the tables that say what was rejected and why — plus diversity, near-duplicates and train↔eval leakage.
+"""Deterministic validators (each one a defect seen in real generated data), an optional LLM rubric, and the tables that say what was rejected and why — plus diversity, near-duplicates (MinHash/LSH) and three-level train↔eval leakage in masked text, and a fluency check under a small LM.
 
 Docs: https://aiqarus.github.io/aiqarus/qa.html.md"""
 
@@ -6,15 +6,17 @@ Docs: https://aiqarus.github.io/aiqarus/qa.html.md"""
 
 # %% ../nbs/15_qa.ipynb #b0293dc9
 from __future__ import annotations
-import collections, hashlib, json, re
+import collections, functools, json, math, random, re, statistics
 from dataclasses import dataclass, field
 from .schema import Sample, Case, ToolSpec, ACTIONS
-from .parse import parse_turn, json_closure_problem, think_action
-from .eval import ungrounded_values, _validator
+from .parse import parse_turn, json_closure_problem, think_action, think_action_contradiction, invented_call_values, ENTITY_ID
+from .generate import INTENTS
 
 # %% auto #0
-__all__ = ['VALIDATORS', 'RUBRIC', 'v_structure', 'v_truncated_tool_json', 'v_tool_calls', 'v_think', 'v_label', 'v_grounded',
-           'v_length', 'validate', 'broken_fixture', 'QAResult', 'run_qa', 'LLMRubric', 'diversity_report']
+__all__ = ['VALIDATORS', 'RUBRIC', 'PLACEHOLDER', 'NUM_PERM', 'NEAR_DUPLICATE', 'v_structure', 'v_truncated_tool_json',
+           'v_tool_calls', 'v_think', 'v_label', 'v_grounded', 'v_length', 'validate', 'broken_fixture', 'QAResult',
+           'run_qa', 'RubricUnavailable', 'LLMRubric', 'mask', 'user_turns', 'first_user_turn', 'shingles',
+           'near_duplicates', 'diversity_report', 'user_sentences', 'sentence_perplexity', 'fluency_report']
 
 # %% ../nbs/15_qa.ipynb #85f0bd27
 def v_structure(s:Sample) -> list:
@@ -35,8 +37,9 @@ def v_structure(s:Sample) -> list:
     return out
 
 def v_truncated_tool_json(s:Sample) -> list:
-    "Tool-call text and tool-response JSON must be closed and non-empty (the seed's #1 rejection reason)."
+    "Tool-call text and tool-response JSON must be closed and non-empty (the seed's #1 rejection reason); a generator reply cut at its token limit is rejected whatever was salvaged."
     out = []
+    if (fr := (s.metadata or {}).get('finish_reason')) in ('MAX_TOKENS', 'length'): out.append(f'reply cut at the token limit ({fr}): closed, not complete')
     for i, m in enumerate(s.messages):
         c = m.get('content') or ''
         if m['role'] == 'assistant' and '<tool_call>' in c:
@@ -63,36 +66,34 @@ def v_tool_calls(s:Sample) -> list:
         for tc in m.get('tool_calls') or []:
             n, a = tc['function']['name'], tc['function'].get('arguments') or {}
             if n not in specs: out.append(f'turn {i}: unknown tool {n}'); continue
-            if errs := list(_validator(specs[n]).iter_errors(a)): out.append(f'turn {i}: {n}: {errs[0].message}')
+            if errs := list(specs[n].validator().iter_errors(a)): out.append(f'turn {i}: {n}: {errs[0].message}')
     return out
 
 def v_think(s:Sample) -> list:
-    "Every assistant turn reasons first, and its reasoning argues for the action it takes."
+    "Every assistant turn reasons first, and the action it takes does not contradict its reasoning."
     out = []
     for i, m in enumerate(s.messages):
         if m['role'] != 'assistant': continue
         th = m.get('reasoning_content') or ''
         if not th.strip(): out.append(f'turn {i}: no think block'); continue
-        act, ta = parse_turn(m).action, think_action(th)
-        if ta and ta != act and not (ta == 'answer_directly' and act in ('clarify', 'refuse')):
-            out.append(f'turn {i}: think argues {ta}, turn does {act}')
+        act = parse_turn(m).action
+        if think_action_contradiction(th, act): out.append(f'turn {i}: think argues {think_action(th)}, turn does {act}')
     return out
 
 def v_label(s:Sample) -> list:
-    "The sample's action label is what its first assistant turn does; non-tool turns say something."
-    out, first = [], next((m for m in s.messages if m['role'] == 'assistant'), None)
+    "The sample's action label is what its first target turn does (after the `metadata['opening']` messages it was given); non-tool turns say something."
+    out, first = [], next((m for m in s.messages[s.metadata.get('opening', 0):] if m['role'] == 'assistant'), None)
     if first is not None and (a := parse_turn(first).action) != s.action: out.append(f'labelled {s.action}, first turn does {a}')
     for i, m in enumerate(s.messages):
         if m['role'] == 'assistant' and not m.get('tool_calls') and not (m.get('content') or '').strip(): out.append(f'turn {i}: empty message')
     return out
 
 def v_grounded(s:Sample) -> list:
-    "Identifier-like argument values appear earlier in the conversation (no invented ids)."
+    "Identifier-like argument values appear earlier in the conversation (no invented ids; hand-off calls exempt)."
     out, ctx = [], ''
     for i, m in enumerate(s.messages):
-        for tc in m.get('tool_calls') or []:
-            if tc['function']['name'] == 'escalate_to_human': continue
-            if bad := ungrounded_values(tc['function'].get('arguments'), ctx): out.append(f"turn {i}: invented {', '.join(bad)}")
+        bad = invented_call_values(m.get('tool_calls'), ctx, s.tools)
+        if bad: out.append(f"turn {i}: invented {', '.join(f'{k}={v}' for _, k, v in bad)}")
         ctx += '\n' + (m.get('content') or '')
     return out
 
@@ -147,14 +148,18 @@ class QAResult:
     passed: list
     rejected: list            # (sample, {validator: [problems]})
     rubric: dict = field(default_factory=dict)   # sample id -> rubric verdict, when an LLM rubric ran
+    not_judged: list = field(default_factory=list)   # samples the validators passed but the rubric never answered for (kept out of both)
 
     def pass_rate_table(self):
         "Generated / passed / pass rate per data type."
         import pandas as pd
         gen = collections.Counter(s.data_type for s in self.passed) + collections.Counter(s.data_type for s, _ in self.rejected)
         ok = collections.Counter(s.data_type for s in self.passed)
-        rows = [{'type': t, 'generated': gen[t], 'passed': ok[t], 'pass_rate': round(ok[t] / gen[t], 4)} for t in sorted(gen)]
-        rows.append({'type': 'total', 'generated': sum(gen.values()), 'passed': sum(ok.values()), 'pass_rate': round(sum(ok.values()) / max(1, sum(gen.values())), 4)})
+        gen += collections.Counter(s.data_type for s in self.not_judged)
+        nj = collections.Counter(s.data_type for s in self.not_judged)
+        rows = [{'type': t, 'generated': gen[t], 'passed': ok[t], 'not_judged': nj[t], 'pass_rate': round(ok[t] / gen[t], 4)} for t in sorted(gen)]
+        rows.append({'type': 'total', 'generated': sum(gen.values()), 'passed': sum(ok.values()), 'not_judged': sum(nj.values()),
+                     'pass_rate': round(sum(ok.values()) / max(1, sum(gen.values())), 4)})
         return pd.DataFrame(rows).set_index('type')
 
     def rejection_table(self):
@@ -165,15 +170,16 @@ class QAResult:
         return pd.DataFrame([{'validator': v, 'rejected': k, 'share_of_rejections': round(k / n, 4)} for v, k in c.most_common()], columns=['validator', 'rejected', 'share_of_rejections']).set_index('validator')
 
 def run_qa(samples:list, rubric=None) -> QAResult:
-    "Validate every sample; if `rubric` (a callable `sample -> {'pass': bool, ...}`) is given, it judges the ones the validators pass."
-    passed, rejected, verdicts = [], [], {}
+    "Validate every sample; if `rubric` (a callable `sample -> {'pass': bool, ...}`) is given, it judges the ones the validators pass. A verdict with `not_judged` is neither a pass nor a rejection."
+    passed, rejected, verdicts, not_judged = [], [], {}, []
     for s in samples:
         why = validate(s)
         if not why and rubric is not None:
             v = rubric(s); verdicts[s.id] = v
+            if v.get('not_judged'): not_judged.append(s); continue
             if not v.get('pass', False): why = {'rubric': [v.get('reason', 'failed rubric')]}
         (rejected.append((s, why)) if why else passed.append(s))
-    return QAResult(passed, rejected, verdicts)
+    return QAResult(passed, rejected, verdicts, not_judged)
 
 # %% ../nbs/15_qa.ipynb #91ec8da1
 RUBRIC = ("You review one synthetic training conversation for an enterprise agent that must choose between call_tool, answer_directly, clarify, "
@@ -181,32 +187,192 @@ RUBRIC = ("You review one synthetic training conversation for an enterprise agen
           "another; a tool call invents a value the user never gave; tool results are truncated or inconsistent; the user turn is unrealistic. "
           'Reply with JSON {"pass": true|false, "score": 1-5, "reason": "..."}.')
 
+class RubricUnavailable(RuntimeError):
+    "The rubric's model stopped answering (auth or transport errors): QA stops instead of counting it as rejections."
+
 class LLMRubric:
-    "QA rubric on an `LLMClient` (one call per sample)."
-    def __init__(self, client): self.client = client
+    "QA rubric on an `LLMClient` (one call per sample). A judge that did not answer is `not_judged`, never a rejection; a refused key, or a few failures in a row, stop QA."
+    max_consecutive_failures = 3
+    def __init__(self, client): self.client, self.failures = client, 0
     def __call__(self, s:Sample) -> dict:
-        from aiqarus.llm import complete_many, parse_json_reply
+        from aiqarus.llm import complete_many, parse_json_reply, RetryableLLMError, LLMRequestError
         prompt = f"LABELLED ACTION: {s.action}\nCONVERSATION:\n" + json.dumps(s.messages, indent=1, ensure_ascii=False)
-        try: return parse_json_reply(complete_many(self.client, [prompt], system=RUBRIC, max_tokens=300)[0])
-        except Exception as e: return {'pass': False, 'reason': f'rubric error: {type(e).__name__}'}
+        try: reply = complete_many(self.client, [prompt], system=RUBRIC, max_tokens=300)[0]
+        except (RetryableLLMError, LLMRequestError, OSError) as e:
+            self.failures += 1
+            if isinstance(e, LLMRequestError) or self.failures >= self.max_consecutive_failures:
+                raise RubricUnavailable(f"qa --rubric {self.client.name}: the rubric model did not answer ({str(e)[:160]}); stopped — "
+                                        "nothing was counted as rejected") from None
+            return {'not_judged': True, 'reason': f'not judged: {type(e).__name__}'}
+        self.failures = 0
+        try: v = parse_json_reply(reply)
+        except ValueError: return {'pass': False, 'reason': 'rubric reply was not JSON'}
+        return v if isinstance(v, dict) else {'pass': False, 'reason': 'rubric reply was not an object'}
 
 # %% ../nbs/15_qa.ipynb #0b7c3b35
-_MASK = re.compile(r"\b[A-Z]{1,4}-\d{3,6}\b|\d+(?:[.,]\d+)?")
-def _text(msgs) -> str: return '\n'.join((m.get('content') or '') + ' ' + (m.get('reasoning_content') or '') for m in msgs)
-def _opening(msgs) -> str:
-    return ' '.join(' '.join((m.get('content') or '').split()).casefold() for m in msgs[:2])
+_MASK = re.compile(ENTITY_ID.pattern + r"|\d+(?:[.,]\d+)?")   # entity ids, then any other number
+PLACEHOLDER, NUM_PERM, NEAR_DUPLICATE = '#', 128, 0.8
 
-def diversity_report(samples:list, eval_cases:list=()) -> dict:
-    "Distinct templates, distinct 4-grams per 1k samples, near-duplicate rate and train-eval leakage."
-    grams, masked, dups = set(), set(), 0
-    for s in samples:
-        w = _text(s.messages).split()
-        grams.update(zip(w, w[1:], w[2:], w[3:]))
-        h = hashlib.md5(_MASK.sub('#', _text(s.messages)).encode()).digest()
-        if h in masked: dups += 1
-        masked.add(h)
-    ev = {_opening(c.messages) for c in eval_cases}
-    leaks = [s.id for s in samples if _opening(s.messages) in ev]
-    n = max(1, len(samples))
-    return {'samples': len(samples), 'distinct_templates': len({s.metadata.get('template', '') for s in samples}),
-            'distinct_4grams_per_1k': round(len(grams) / n * 1000), 'near_duplicate_rate': round(dups / n, 4), 'leakage': len(leaks), 'leaked_ids': leaks[:10]}
+def mask(text:str) -> str:
+    "The unit every diversity figure counts in: entity ids and numbers replaced by one placeholder, lower-cased, whitespace collapsed."
+    return ' '.join(_MASK.sub(PLACEHOLDER, text or '').casefold().split())
+
+def _get(x, k, default=None): return x.get(k, default) if isinstance(x, dict) else getattr(x, k, default)
+
+def user_turns(x) -> list:
+    "The user's turns of a `Sample` or `Case` (or its dict): the user messages, then a case's scripted replies."
+    msgs = _get(x, 'messages') or []
+    return [m['content'] for m in msgs if m.get('role') == 'user' and isinstance(m.get('content'), str)] + list(_get(x, 'user_replies') or [])
+
+def first_user_turn(x) -> str: return next(iter(user_turns(x)), '')
+
+def shingles(text:str, n:int=3) -> set:
+    "Word `n`-grams of `text` (already masked); a text shorter than `n` words is one shingle."
+    w = text.split()
+    return {' '.join(w[i:i + n]) for i in range(max(1, len(w) - n + 1))}
+
+def _minhashes(texts:list) -> list:
+    from datasketch import MinHash
+    return MinHash.bulk([[s.encode() for s in shingles(t)] for t in texts], num_perm=NUM_PERM, seed=1)
+
+def near_duplicates(texts:list, others:list|None=None, threshold:float=NEAR_DUPLICATE) -> list:
+    """For each of `texts` (masked), the indices of the texts it near-duplicates: in `others`, or elsewhere in `texts` when `others` is
+    None. Near-duplicate: a MinHash estimate (128 permutations, LSH) of the Jaccard similarity of word 3-grams ≥ `threshold`; equal texts always are."""
+    from datasketch import MinHashLSH
+    pool = texts if others is None else others
+    keys = sorted(set(texts) | set(pool))
+    mh = dict(zip(keys, _minhashes(keys)))
+    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    where = {}
+    for j, t in enumerate(pool): where.setdefault(t, []).append(j)
+    for t in where: lsh.insert(t, mh[t])
+    near = {}
+    for t in set(texts):
+        hits = {u for u in lsh.query(mh[t]) if u == t or mh[u].jaccard(mh[t]) >= threshold}
+        near[t] = sorted(j for u in hits for j in where[u])
+    return [[j for j in near[t] if others is not None or j != i] for i, t in enumerate(texts)]
+
+# %% ../nbs/15_qa.ipynb #3c5e2f03
+def _shape(x) -> str:
+    md = _get(x, 'metadata') or {}
+    return md.get('shape') or md.get('template', '')
+
+def _categories_of(shape:str) -> list:
+    "The eval categories whose request intents a shape id (`intent.core|frame`) belongs to."
+    intent = shape.split('.')[0]
+    return [c for c, its in INTENTS.items() if intent in its]
+
+def _grams(texts, n=4) -> set:
+    out = set()
+    for t in texts:
+        w = t.split(); out.update(zip(*(w[i:] for i in range(n))))
+    return out
+
+def _all_text(msgs) -> str: return '\n'.join((m.get('content') or '') + ' ' + (m.get('reasoning_content') or '') for m in msgs)
+
+def _level(hits, eval_cases, samples, texts_e, texts_t, k) -> dict:
+    ids = [i for i, h in enumerate(hits) if h]
+    return {'count': len(ids), 'examples': [{'eval': _get(eval_cases[i], 'id'), 'train': _get(samples[hits[i][0]], 'id'),
+                                             'eval_text': texts_e[i][:200], 'train_text': texts_t[hits[i][0]][:200]} for i in ids[:k]]}
+
+def diversity_report(samples:list, eval_cases:list=(), fluency:bool=False, examples:int=5, **fluency_kw) -> dict:
+    """Diversity of the training `samples` and their leakage into `eval_cases`, all in masked text (`mask`): distinct shapes and
+    user turns, distinct 4-grams per 1k samples, near-duplicates inside training on the first user turn and on all user turns, and
+    leakage at three levels (same masked first turn, near-duplicate, same shape). `fluency=True` adds `fluency_report`."""
+    n, eval_cases = max(1, len(samples)), list(eval_cases)
+    first_t = [mask(first_user_turn(s)) for s in samples]
+    all_t = [mask(' \n '.join(user_turns(s))) for s in samples]
+    turns_t = {mask(t) for s in samples for t in user_turns(s)}
+    dup_first, dup_all = near_duplicates(first_t), near_duplicates(all_t)
+    counts = collections.Counter(all_t)
+    pairs = [(i, d[0]) for i, d in enumerate(dup_all) if d][:examples]
+    shapes_t = {_shape(s) for s in samples} - {''}
+    per_cat_t = collections.defaultdict(set)
+    for sh in shapes_t:
+        for c in _categories_of(sh): per_cat_t[c].add(sh)
+    out = {'samples': len(samples), 'distinct_templates': len(shapes_t) or len({_shape(s) for s in samples}),
+           'distinct_4grams_per_1k': round(len(_grams(mask(_all_text(s.messages)) for s in samples)) / n * 1000),
+           'distinct_user_4grams_per_1k': round(len(_grams(all_t)) / n * 1000),
+           'distinct_masked_user_turns': len(turns_t), 'distinct_masked_first_user_turns': len(set(first_t)),
+           'near_duplicate_rate': round(sum(map(bool, dup_all)) / n, 4),
+           'near_duplicate_rate_first_turn': round(sum(map(bool, dup_first)) / n, 4),
+           'exact_duplicate_rate': round(sum(counts[t] > 1 for t in all_t) / n, 4),
+           'near_duplicate_examples': [{'a': samples[i].id, 'b': samples[j].id, 'a_text': all_t[i][:200], 'b_text': all_t[j][:200]} for i, j in pairs],
+           'shapes_per_category_train': {c: len(v) for c, v in sorted(per_cat_t.items())}}
+    if eval_cases:
+        first_e = [mask(first_user_turn(c)) for c in eval_cases]
+        all_e = [mask(' \n '.join(user_turns(c))) for c in eval_cases]
+        exact_index = {}
+        for i, t in enumerate(first_t): exact_index.setdefault(t, i)
+        exact = [[exact_index[t]] if t in exact_index else [] for t in first_e]
+        near1, near2 = near_duplicates(first_e, first_t), near_duplicates(all_e, all_t)
+        shape_index = {}
+        for i, s in enumerate(samples): shape_index.setdefault(_shape(s), i)
+        shared = [[shape_index[_shape(c)]] if _shape(c) and _shape(c) in shape_index else [] for c in eval_cases]
+        levels = {'exact_first_turn': _level(exact, eval_cases, samples, first_e, first_t, examples),
+                  'near_duplicate_first_turn': _level(near1, eval_cases, samples, first_e, first_t, examples),
+                  'near_duplicate_user_turns': _level(near2, eval_cases, samples, all_e, all_t, examples),
+                  'shared_shape': _level(shared, eval_cases, samples, [_shape(c) for c in eval_cases], [_shape(s) for s in samples], examples)}
+        leaked = [i for i in range(len(eval_cases)) if exact[i] or near1[i] or near2[i] or shared[i]]
+        per_cat_e = collections.defaultdict(set)
+        for c in eval_cases:
+            if _shape(c): per_cat_e[_get(c, 'category')].add(_shape(c))
+        out.update({'eval_cases': len(eval_cases), 'eval_distinct_masked_first_user_turns': len(set(first_e)),
+                    'eval_distinct_masked_user_turns': len({mask(t) for c in eval_cases for t in user_turns(c)}),
+                    'shapes_per_category_eval': {c: len(v) for c, v in sorted(per_cat_e.items())},
+                    'leakage': len(leaked), 'leaked_ids': [_get(eval_cases[i], 'id') for i in leaked[:10]], 'leakage_levels': levels})
+    else: out.update({'leakage': 0, 'leaked_ids': []})
+    if fluency: out['fluency'] = fluency_report(list(samples) + eval_cases, **fluency_kw)
+    return out
+
+# %% ../nbs/15_qa.ipynb #3c5e2f05
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+def user_sentences(items:list) -> dict:
+    "`{masked sentence: first sentence seen}` over the user turns of `items` (samples and/or cases)."
+    out = {}
+    for x in items:
+        for t in user_turns(x):
+            for s in _SENTENCE.split(t):
+                if s.strip(): out.setdefault(mask(s), s.strip())
+    return out
+
+@functools.lru_cache(maxsize=2)
+def _lm(model:str):
+    import torch
+    from transformers import AutoTokenizer, AutoModelForCausalLM
+    from aiqarus.sft import resolve_model
+    path, gguf = resolve_model(model)
+    kw = {'gguf_file': gguf} if gguf else {}
+    tok = AutoTokenizer.from_pretrained(path, **kw)
+    return tok, AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw).eval()
+
+def sentence_perplexity(sentences:list, model:str='smollm2', batch_size:int=16) -> list:
+    "Perplexity of each sentence as a user turn (`<|im_start|>user\\n` + sentence, the prefix not scored) under a small real LM."
+    import torch
+    tok, lm = _lm(model)
+    pre = tok('<|im_start|>user\n', add_special_tokens=False)['input_ids']
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    out = []
+    for i in range(0, len(sentences), batch_size):
+        rows = [pre + tok(s, add_special_tokens=False)['input_ids'] for s in sentences[i:i + batch_size]]
+        L = max(map(len, rows))
+        ids = torch.tensor([r + [pad] * (L - len(r)) for r in rows])
+        att = torch.tensor([[1] * len(r) + [0] * (L - len(r)) for r in rows])
+        with torch.no_grad(): logp = torch.log_softmax(lm(input_ids=ids, attention_mask=att).logits[:, :-1].float(), -1)
+        keep = att[:, 1:].float(); keep[:, :len(pre) - 1] = 0
+        nll = -(logp.gather(-1, ids[:, 1:, None])[..., 0] * keep).sum(1) / keep.sum(1)
+        out += [math.exp(x) for x in nll.tolist()]
+    return out
+
+def fluency_report(items:list, n:int=400, seed:int=0, worst:int=20, model:str='smollm2', scorer=None) -> dict:
+    """Median and 95th-percentile perplexity of the distinct masked user sentences of `items` (a fixed-seed sample of `n` when there
+    are more; each scored as first written), and the `worst` sentences. `scorer(sentences) -> perplexities` replaces the LM."""
+    seen = user_sentences(items)
+    keys = sorted(seen)
+    pick = sorted(random.Random(seed).sample(keys, n)) if len(keys) > n else keys
+    ppl = (scorer or (lambda xs: sentence_perplexity(xs, model)))([seen[k] for k in pick])
+    srt = sorted(ppl)
+    return {'model': model, 'sentences': len(keys), 'scored': len(pick), 'median': round(statistics.median(srt), 1),
+            'p95': round(srt[int(0.95 * (len(srt) - 1))], 1),
+            'worst': [{'perplexity': round(p, 1), 'sentence': seen[k]} for p, k in sorted(zip(ppl, pick), reverse=True)[:worst]]}

@@ -1,4 +1,4 @@
-"""Per-category and per-action accuracy with Wilson intervals and the most common wrong action, the confusion matrix, judge distributions, and before/after comparisons that say whether a change is beyond noise.
+"""Per-category and per-action accuracy with Wilson intervals and the most common wrong action, the confusion matrix, judge distributions, paired before/after comparisons (McNemar, Holm, Newcombe) that say whether a change is beyond noise, and README tables rendered from run directories.
 
 Docs: https://aiqarus.github.io/aiqarus/report.html.md"""
 
@@ -6,34 +6,30 @@ Docs: https://aiqarus.github.io/aiqarus/report.html.md"""
 
 # %% ../nbs/30_report.ipynb #845802fa
 from __future__ import annotations
-import json, math
+import json, math, re, shlex
 from dataclasses import dataclass
 from pathlib import Path
 from .schema import Record, read_jsonl, ACTIONS
 from .eval import summarize, wilson
 
 # %% auto #0
-__all__ = ['CATEGORY_ORDER', 'ACTION_ORDER', 'Run', 'load_run', 'category_table', 'action_table', 'strong_weak', 'compare',
-           'plot_confusion', 'plot_categories', 'plot_actions', 'plot_judge', 'plot_compare', 'render_report']
+__all__ = ['CONSTRUCTED', 'CONSTRUCTED_NOTE', 'CATEGORY_ORDER', 'ACTION_ORDER', 'COMPARE_COLUMNS', 'TABLE_KINDS',
+           'is_constructed', 'category_table', 'action_table', 'strong_weak', 'paired_diff_ci', 'paired_stats', 'holm',
+           'paired_outcomes', 'compare', 'md_table', 'compare_view', 'plot_confusion', 'plot_categories',
+           'plot_actions', 'plot_judge', 'plot_compare', 'render_report', 'ReadmeBlock', 'readme_blocks',
+           'render_table', 'render_readme', 'readme_out_of_date']
 
 # %% ../nbs/30_report.ipynb #6541a177
-@dataclass
-class Run:
-    "A run directory, loaded: its records, its summary and its name."
-    path: Path
-    records: list
-    summary: dict
-    @property
-    def name(self): return self.path.name
+# A run directory is read in one place, `aiqarus.eval.load_run` (cases, newest score version, summary recomputed from the records).
+from .eval import Run, load_run
 
-def load_run(run_dir, recompute:bool=False) -> Run:
-    "Load `run_dir` (`results.jsonl` + `summary.json`; the summary is recomputed from the records if missing or `recompute`)."
-    p = Path(run_dir)
-    if not (p/'results.jsonl').exists(): raise FileNotFoundError(f"{p}: no results.jsonl — not a run directory")
-    recs = read_jsonl(p/'results.jsonl', Record)
-    sp = p/'summary.json'
-    s = json.loads(sp.read_text()) if sp.exists() and not recompute else summarize(recs)
-    return Run(p, recs, s)
+CONSTRUCTED = 'constructed'     # the backend of a record no model produced: built to match published numbers
+CONSTRUCTED_NOTE = "Constructed, not measured: no model produced these records; they were built to match published numbers"
+
+def is_constructed(run) -> bool:
+    "Whether `run` (a `Run` or its records) was built to match published numbers rather than measured: every record's backend is `CONSTRUCTED`."
+    recs = list(run.records if hasattr(run, 'records') else run)
+    return bool(recs) and all(r.backend == CONSTRUCTED for r in recs)
 
 # %% ../nbs/30_report.ipynb #23386a6d
 CATEGORY_ORDER = ('over_execution', 'tool_loop_prevention', 'tool_result_injection', 'error_recovery', 'scope_creep', 'multi_step_chaining',
@@ -71,27 +67,161 @@ def strong_weak(summary:dict, threshold:float=0.95, worst:int=4) -> dict:
     return {'n_strong': len(strong), 'strong_mean': round(sum(strong) / len(strong), 4) if strong else None,
             'weak_mean': round(sum(accs[:worst]) / min(worst, len(accs)), 4) if accs else None}
 
-# %% ../nbs/30_report.ipynb #04332ef5
-def _fisher(k1, n1, k2, n2) -> float:
-    from scipy.stats import fisher_exact
-    if n1 == 0 or n2 == 0: return float('nan')
-    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1])
+# %% ../nbs/30_report.ipynb #6994fa8c
+def paired_diff_ci(both:int, b:int, c:int, neither:int, alpha:float=0.05) -> tuple:
+    """`(diff, low, high)`: after − before accuracy of paired outcomes, with its 1 − `alpha` interval. `both`/`neither`: pairs
+    right/wrong on both sides; `b`: right before, wrong after; `c`: wrong before, right after. Newcombe's method 10 (Newcombe
+    1998, *Stat Med* 17:2635–2650), implemented here from the published formula: square-and-add of the Wilson score intervals
+    of the two margins, with their correlation φ estimated from the table — its numerator (both·neither − b·c) shrunk by N/2
+    toward 0 when positive, as in Fagerland, Lydersen & Laake (2017), ch. 8."""
+    n = both + b + c + neither
+    if n == 0: return (float('nan'),) * 3
+    p_after, p_before = (both + c) / n, (both + b) / n
+    lo_after, hi_after = wilson(both + c, n, alpha)
+    lo_before, hi_before = wilson(both + b, n, alpha)
+    margins = (both + c) * (b + neither) * (both + b) * (c + neither)
+    cross = both * neither - b * c
+    phi = 0.0 if not margins else (cross - n / 2 if cross > n / 2 else 0.0 if cross >= 0 else cross) / math.sqrt(margins)
+    def spread(x, y): return math.sqrt(max(0.0, x * x + y * y - 2 * phi * x * y))
+    diff = p_after - p_before
+    return (diff, max(-1.0, diff - spread(p_after - lo_after, hi_before - p_before)),
+            min(1.0, diff + spread(p_before - lo_before, hi_after - p_after)))
 
-def compare(before:dict, after:dict, alpha:float=0.05, turns:bool=False):
-    "Per-category and per-action before/after accuracy, difference, Fisher p-value and whether it is beyond noise (`turns=True`: actions counted per scored turn)."
-    import pandas as pd
+# %% ../nbs/30_report.ipynb #abccd5c6
+def paired_stats(before:list, after:list, alpha:float=0.05) -> dict:
+    "One row from aligned outcomes (`before[i]`, `after[i]` of the same unit): n_pairs, accuracies, diff with Newcombe interval, b, c, McNemar exact p."
+    from statsmodels.stats.contingency_tables import mcnemar
+    if len(before) != len(after): raise ValueError(f"paired_stats: {len(before)} outcomes before, {len(after)} after")
+    pairs = [(bool(x), bool(y)) for x, y in zip(before, after)]
+    n, both = len(pairs), sum(x and y for x, y in pairs)
+    b, c = sum(x and not y for x, y in pairs), sum(y and not x for x, y in pairs)
+    nan = float('nan')
+    if not n: return {'n_pairs': 0, 'before': nan, 'after': nan, 'diff': nan, 'ci_low': nan, 'ci_high': nan, 'b': 0, 'c': 0, 'p_value': nan}
+    diff, lo, hi = paired_diff_ci(both, b, c, n - both - b - c, alpha)
+    p = float(mcnemar([[both, b], [c, n - both - b - c]], exact=True).pvalue)
+    return {'n_pairs': n, 'before': (both + b) / n, 'after': (both + c) / n, 'diff': diff, 'ci_low': lo, 'ci_high': hi, 'b': b, 'c': c, 'p_value': p}
+
+def holm(pvalues:list, alpha:float=0.05) -> list:
+    "Holm step-down adjusted p-values for one family of tests (statsmodels `multipletests(method='holm')`); NaN stays NaN and is not counted."
+    from statsmodels.stats.multitest import multipletests
+    idx = [i for i, p in enumerate(pvalues) if p == p]
+    out = [float('nan')] * len(pvalues)
+    if idx:
+        for i, q in zip(idx, multipletests([pvalues[i] for i in idx], alpha=alpha, method='holm')[1]): out[i] = float(q)
+    return out
+
+# %% ../nbs/30_report.ipynb #d967ad25
+def _records(x, side:str) -> list:
+    if isinstance(x, dict): raise TypeError(f"compare: {side} is a summary dict; paired statistics need the records — pass the Run "
+                                            f"(load_run(dir)), its records, or the run directory")
+    if isinstance(x, (str, Path)): return load_run(x).records
+    if hasattr(x, 'records'): return list(x.records)
+    if hasattr(x, 'run_dir'): return load_run(x.run_dir).records          # what run_eval returns
+    recs = list(x)
+    if not all(isinstance(r, Record) for r in recs): raise TypeError(f"compare: {side} must hold Records")
+    return recs
+
+def _by_case(recs:list, side:str) -> dict:
+    out = {}
+    for r in recs:
+        if r.case_id in out: raise ValueError(f"compare: case {r.case_id!r} appears twice in the {side} run")
+        out[r.case_id] = r
+    return out
+
+def _by_turn(r) -> dict:
+    if r is None: return {}
+    out = {t.index: t for t in r.turns}
+    if len(out) != len(r.turns): raise ValueError(f"case {r.case_id}: repeated turn index")
+    return out
+
+def _same(cid, what, x, y):
+    if x and y and x != y: raise ValueError(f"case {cid}: {what} {x!r} before, {y!r} after — the runs do not hold the same cases")
+    return x or y
+
+def paired_outcomes(before, after, unit:str='case', allow_unpaired:bool=False) -> list:
+    "One row per case (`unit='case'`) or scored turn (`'turn'`) of either run: case_id, turn, category, expected_action, before, after (None: not there)."
+    if unit not in ('case', 'turn'): raise ValueError(f"unit must be 'case' or 'turn', got {unit!r}")
+    rb, ra = _by_case(_records(before, 'before'), 'before'), _by_case(_records(after, 'after'), 'after')
+    only_b, only_a = sorted(set(rb) - set(ra)), sorted(set(ra) - set(rb))
+    if (only_b or only_a) and not allow_unpaired:
+        eg = lambda ids: f" (e.g. {', '.join(ids[:3])})" if ids else ''
+        raise ValueError(f"compare pairs cases by case_id, but {len(only_b) + len(only_a)} case(s) are in one run only: {len(only_b)} only "
+                         f"before{eg(only_b)}, {len(only_a)} only after{eg(only_a)}; {len(set(rb) & set(ra))} are shared. Evaluate both "
+                         f"models on the same cases, or pass allow_unpaired=True to test the shared ones and count the rest as unmatched.")
     rows = []
-    for level, key in (('category', 'per_category'), ('action', 'per_action_turns' if turns else 'per_action')):
-        names = [x for x in (CATEGORY_ORDER if level == 'category' else ACTION_ORDER) if x in before[key] or x in after[key]]
-        names += sorted((set(before[key]) | set(after[key])) - set(names))
-        for nm in names:
-            b, a = before[key].get(nm, {'n': 0, 'accuracy': 0}), after[key].get(nm, {'n': 0, 'accuracy': 0})
-            if not b['n'] and not a['n']: continue
-            kb, ka = round(b['accuracy'] * b['n']), round(a['accuracy'] * a['n'])
-            p = _fisher(kb, b['n'], ka, a['n'])
-            rows.append({'level': level, 'name': nm, 'n_before': b['n'], 'before': b['accuracy'], 'n_after': a['n'], 'after': a['accuracy'],
-                         'diff': round(a['accuracy'] - b['accuracy'], 4), 'p_value': round(p, 4) if p == p else None, 'beyond_noise': bool(p == p and p < alpha)})
-    return pd.DataFrame(rows)
+    for cid in sorted(set(rb) | set(ra)):
+        x, y = rb.get(cid), ra.get(cid)
+        cat = _same(cid, 'category', x and x.category, y and y.category)
+        if unit == 'case':
+            exp = _same(cid, 'expected action', x and x.expected_action, y and y.expected_action)
+            rows.append({'case_id': cid, 'turn': None, 'category': cat, 'expected_action': exp or '',
+                         'before': None if x is None else bool(x.correct), 'after': None if y is None else bool(y.correct)})
+            continue
+        tb, ta = _by_turn(x), _by_turn(y)
+        for i in sorted(set(tb) | set(ta)):
+            s, t = tb.get(i), ta.get(i)
+            exp = _same(f"{cid} turn {i}", 'expected action', s and s.expected_action, t and t.expected_action)
+            rows.append({'case_id': cid, 'turn': i, 'category': cat, 'expected_action': exp or '',
+                         'before': None if s is None else bool(s.correct), 'after': None if t is None else bool(t.correct)})
+    return rows
+
+# %% ../nbs/30_report.ipynb #04332ef5
+COMPARE_COLUMNS = ('level', 'unit', 'name', 'n_pairs', 'n_unmatched_before', 'n_unmatched_after', 'before', 'after', 'diff', 'ci_low',
+                   'ci_high', 'b', 'c', 'p_value', 'p_holm', 'family_size', 'beyond_noise')
+
+def compare(before, after, alpha:float=0.05, units=('case', 'turn'), allow_unpaired:bool=False):
+    """Paired before/after accuracy per category and per expected action, for cases (paired by case_id) and turns (by case_id and
+    turn index, where both reached it): n_pairs, unmatched counts, both accuracies, diff with Newcombe 1 − `alpha` interval,
+    b (right → wrong), c (wrong → right), McNemar exact p, Holm p over one family — the rows of one (level, unit) table, whose
+    size is `family_size` — and `beyond_noise` (Holm p < `alpha`). `before`/`after`: Runs, record lists or run directories."""
+    import pandas as pd
+    before, after = _records(before, 'before'), _records(after, 'after')
+    rows = []
+    for unit in ((units,) if isinstance(units, str) else units):
+        outcomes = paired_outcomes(before, after, unit, allow_unpaired)
+        for level, key, order in (('category', 'category', CATEGORY_ORDER), ('action', 'expected_action', ACTION_ORDER)):
+            groups = {}
+            for o in outcomes:
+                if level == 'category' or o[key] in ACTIONS: groups.setdefault(o[key], []).append(o)
+            family = []
+            for name in [x for x in order if x in groups] + sorted(set(groups) - set(order)):
+                g = groups[name]
+                pairs = [o for o in g if o['before'] is not None and o['after'] is not None]
+                st = paired_stats([o['before'] for o in pairs], [o['after'] for o in pairs], alpha)
+                family.append({'level': level, 'unit': unit, 'name': name, **st, 'n_unmatched_before': sum(o['after'] is None for o in g),
+                               'n_unmatched_after': sum(o['before'] is None for o in g)})
+            adjusted = holm([r['p_value'] for r in family], alpha)
+            for r, q in zip(family, adjusted):
+                r.update(p_holm=q, family_size=sum(p == p for p in adjusted), beyond_noise=bool(q == q and q < alpha))
+            rows += family
+    t = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+    t.attrs['alpha'] = alpha
+    return t
+
+# %% ../nbs/30_report.ipynb #21313f84
+def md_table(df, index:bool=True) -> str:
+    "`df` as a GitHub markdown table (`|` in a cell is escaped)."
+    cell = lambda v: str(v).replace('|', r'\|').replace('\n', ' ')
+    head = ([df.index.name or ''] if index else []) + list(df.columns)
+    body = [([i] if index else []) + list(r) for i, r in zip(df.index, df.itertuples(index=False))]
+    return '\n'.join(['| ' + ' | '.join(map(cell, head)) + ' |', '|' + '---|' * len(head)] + ['| ' + ' | '.join(map(cell, r)) + ' |' for r in body])
+
+def _pts(x): return f"{round(x * 100):+d}"
+def _p(p): return '—' if p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+def compare_view(table, level:str='action', unit:str='case'):
+    "One (level, unit) family of `compare`'s table, formatted: pairs, before, after, diff in points [95% CI], lost (b), gained (c), p, Holm p."
+    import pandas as pd
+    t = table[(table['level'] == level) & (table['unit'] == unit)]
+    show_unmatched = unit == 'turn' or bool((t['n_unmatched_before'] + t['n_unmatched_after']).any())
+    rows = []
+    for _, r in t.iterrows():
+        paired = r['n_pairs'] > 0
+        rows.append({'pairs': r['n_pairs'], **({'unmatched (before/after)': f"{r['n_unmatched_before']}/{r['n_unmatched_after']}"} if show_unmatched else {}),
+                     'before': _pct(r['before']) if paired else '—', 'after': _pct(r['after']) if paired else '—',
+                     'diff, pts [95% CI]': f"{_pts(r['diff'])} [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}]" if paired else '—',
+                     'lost (b)': r['b'], 'gained (c)': r['c'], 'McNemar p': _p(r['p_value']), 'Holm p': _p(r['p_holm']), 'beyond_noise': r['beyond_noise']})
+    return pd.DataFrame(rows, index=pd.Index(list(t['name']), name='category' if level == 'category' else 'expected action'))
 
 # %% ../nbs/30_report.ipynb #1ece3ae4
 def _plt():
@@ -163,43 +293,185 @@ def plot_judge(records:list, path, title:str='') -> Path:
     axes[0].set_ylabel('cases'); fig.suptitle(title or 'judge scores (1–5)')
     return _save(fig, path)
 
-def plot_compare(table, path, level:str='action', title:str='') -> Path:
-    "Before/after accuracy per action or category; differences beyond noise are starred."
+def plot_compare(table, path, level:str='action', unit:str='case', title:str='') -> Path:
+    "Paired before/after accuracy per action or category (top) and the difference with its Newcombe 95% interval (bottom); * = beyond noise after Holm."
     plt = _plt()
-    t = table[table['level'] == level]
-    fig, ax = plt.subplots(figsize=(max(5, 0.55 * len(t) + 2), 3.2))
-    x = range(len(t))
-    ax.bar([i - .2 for i in x], t['before'], .4, label='before', color='#bbbbbb'); ax.bar([i + .2 for i in x], t['after'], .4, label='after', color='#2c7fb8')
+    t = table[(table['level'] == level) & (table['unit'] == unit) & (table['n_pairs'] > 0)]
+    x = list(range(len(t)))
+    fig, (ax, dx) = plt.subplots(2, 1, figsize=(max(5, 0.55 * len(t) + 2), 4.8), sharex=True, gridspec_kw={'height_ratios': [3, 2]})
+    ax.bar([i - .2 for i in x], list(t['before']), .4, label='before', color='#bbbbbb')
+    ax.bar([i + .2 for i in x], list(t['after']), .4, label='after', color='#2c7fb8')
     for i, (_, r) in zip(x, t.iterrows()):
         if r['beyond_noise']: ax.text(i + .2, r['after'] + .02, '*', ha='center')
-    ax.set_xticks(list(x), t['name'], rotation=35, ha='right'); ax.set_ylim(0, 1.1); ax.legend(fontsize=8)
-    ax.set_title(title or f"before vs after by {level} (* p<0.05, Fisher)")
+    ax.set_ylim(0, 1.1); ax.set_ylabel('accuracy'); ax.legend(fontsize=8)
+    d = list(t['diff'])
+    dx.axhline(0, color='k', lw=.6)
+    err = [[a - b for a, b in zip(d, t['ci_low'])], [b - a for a, b in zip(d, t['ci_high'])]]
+    dx.errorbar(x, d, yerr=err, fmt='o', ms=4, color='#2c7fb8', ecolor='k', capsize=3)
+    dx.set_ylim(-1.05, 1.05); dx.set_ylabel('after − before\n(95% Newcombe)')
+    dx.set_xticks(x, [f"{nm} (n={n})" for nm, n in zip(t['name'], t['n_pairs'])], rotation=35, ha='right')
+    m = int(t['family_size'].max()) if len(t) else 0
+    ax.set_title(f"{title or f'paired before vs after by {level} ({unit}s)'}\n"
+                 f"* beyond noise: McNemar exact p, Holm-adjusted over {m} rows, < {table.attrs.get('alpha', 0.05):g}", fontsize=9)
     return _save(fig, path)
 
 # %% ../nbs/30_report.ipynb #d5ac17b0
-def render_report(run_dir, figures_dir=None, vs=None) -> dict:
-    "Write every chart for `run_dir` (a path or a loaded `Run`; and the comparison with `vs`) into `figures_dir/<run name>/`, plus `report.md`; returns what was written."
+def _name(run) -> str: return Path(run.path).name
+
+def _vs_section(other, run, alpha:float, allow_unpaired:bool, out:Path, paths:dict) -> list:
+    t = compare(other, run, alpha=alpha, allow_unpaired=allow_unpaired)
+    a, b = _name(other), _name(run)
+    for key, level, unit, what in (('vs_actions', 'action', 'case', 'expected action (cases)'), ('vs_action_turns', 'action', 'turn', 'expected action (turns)'),
+                                   ('vs_categories', 'category', 'case', 'category (cases)')):
+        paths[key] = plot_compare(t, out/f"{key.replace('vs', f'vs_{a}', 1)}.png", level, unit, f"{a} → {b} by {what}")
+    shared = int(t[(t['level'] == 'category') & (t['unit'] == 'case')]['n_pairs'].sum())
+    md = ['', f"## vs {a}", '', f"{a} → {b}, paired on {shared} shared cases: McNemar's exact test on the discordant pairs (lost = right before and "
+          f"wrong after, gained = the reverse), Holm-adjusted across the rows of each table below (one family per table), "
+          f"beyond_noise = Holm p < {alpha:g}; 95% Newcombe intervals for the paired difference, per row."]
+    for level, unit in (('category', 'case'), ('action', 'case'), ('action', 'turn'), ('category', 'turn')):
+        md += ['', f"### by {'category' if level == 'category' else 'expected action'} ({unit}s)", '', md_table(compare_view(t, level, unit))]
+    return md
+
+def render_report(run_dir, figures_dir=None, vs=None, alpha:float=0.05, allow_unpaired:bool=False) -> dict:
+    "Write every chart for `run_dir` (a path or a loaded `Run`; and the paired comparison `vs` → it) into `figures_dir/<run name>/`, plus `report.md`."
     run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
     if figures_dir is None:
         from aiqarus.config import settings
         figures_dir = settings().figures_dir
-    out = Path(figures_dir)/run.name
+    name, constructed = _name(run), is_constructed(run)
+    out, shown = Path(figures_dir)/name, f"{name} (constructed, not measured)" if constructed else name
     s = run.summary
-    paths = {'confusion': plot_confusion(s, out/'confusion.png', f"{run.name}: expected × predicted (cases)"),
-             'confusion_turns': plot_confusion(s, out/'confusion_turns.png', f"{run.name}: expected × predicted (turns)", turns=True),
-             'categories': plot_categories(s, out/'categories.png', f"{run.name}: accuracy by category"),
-             'actions': plot_actions(s, out/'actions.png', f"{run.name}: accuracy by expected action")}
-    if any(r.judge for r in run.records): paths['judge'] = plot_judge(run.records, out/'judge.png', f"{run.name}: judge scores")
+    paths = {'confusion': plot_confusion(s, out/'confusion.png', f"{shown}: expected × predicted (cases)"),
+             'confusion_turns': plot_confusion(s, out/'confusion_turns.png', f"{shown}: expected × predicted (turns)", turns=True),
+             'categories': plot_categories(s, out/'categories.png', f"{shown}: accuracy by category"),
+             'actions': plot_actions(s, out/'actions.png', f"{shown}: accuracy by expected action")}
+    if any(r.judge for r in run.records): paths['judge'] = plot_judge(run.records, out/'judge.png', f"{shown}: judge scores")
     sw = strong_weak(s)
-    md = [f"# {run.name}", '', f"overall accuracy {s['accuracy']:.1%} [{s['ci_low']:.1%}, {s['ci_high']:.1%}] on {s['n']} cases", '',
+    md = [f"# {name}", '', *([f"_{CONSTRUCTED_NOTE}._", ''] if constructed else []),
+          f"overall accuracy {s['accuracy']:.1%} [{s['ci_low']:.1%}, {s['ci_high']:.1%}] on {s['n']} cases", '',
           f"strong categories (>= 95%): {sw['n_strong']}, mean {sw['strong_mean']:.1%}" if sw['strong_mean'] is not None else 'no category at >= 95%',
           f"worst four: mean {sw['weak_mean']:.1%}", '', '## per category', '', category_table(s).to_string(), '', '## per expected action', '', action_table(s).to_string()]
-    if vs is not None:
-        other = load_run(vs)
-        t = compare(other.summary, s)
-        paths['vs_actions'] = plot_compare(t, out/f'vs_{other.name}_actions.png', 'action', f"{other.name} → {run.name} by action")
-        paths['vs_categories'] = plot_compare(t, out/f'vs_{other.name}_categories.png', 'category', f"{other.name} → {run.name} by category")
-        md += ['', f"## vs {other.name}", '', t.to_string(index=False)]
+    if vs is not None: md += _vs_section(vs if isinstance(vs, Run) else load_run(vs), run, alpha, allow_unpaired, out, paths)
     (out/'report.md').write_text('\n'.join(md) + '\n')
     paths['report'] = out/'report.md'
     return paths
+
+# %% ../nbs/30_report.ipynb #af65e0dd
+TABLE_KINDS = ('actions', 'action_turns', 'categories', 'compare', 'rates', 'external')
+_OPEN = re.compile(r'^<!--\s*aiqarus:table\s+(?P<spec>.*?)\s*-->\s*$')
+_CLOSE = re.compile(r'^<!--\s*/aiqarus:table\s*-->\s*$')
+_FENCE = re.compile(r'^\s{0,3}(```|~~~)')
+
+@dataclass
+class ReadmeBlock:
+    "One README table block: its kind and arguments, the 1-based line of its opening marker, and its body (characters `start:end`)."
+    kind: str
+    args: list
+    spec: str
+    line: int
+    start: int
+    end: int
+    body: str
+    def __str__(self): return f"line {self.line}: {self.spec}"
+
+def readme_blocks(readme_text:str) -> list:
+    "The `<!-- aiqarus:table KIND ARGS -->` … `<!-- /aiqarus:table -->` blocks of a README, in order (not inside fenced code)."
+    blocks, opened, pos, fence = [], None, 0, None
+    for i, line in enumerate(readme_text.splitlines(keepends=True), 1):
+        s, start, pos = line.rstrip('\r\n'), pos, pos + len(line)
+        if m := _FENCE.match(s):
+            fence = None if fence == m[1] else fence or m[1]
+            continue
+        if fence: continue
+        if m := _OPEN.match(s):
+            if opened: raise ValueError(f"line {i}: aiqarus:table opened inside the block opened at line {opened[0]}")
+            words = shlex.split(m['spec'])
+            if not words or words[0] not in TABLE_KINDS: raise ValueError(f"line {i}: unknown table {m['spec']!r}; kinds: {', '.join(TABLE_KINDS)}")
+            opened = (i, words, m['spec'], pos)
+        elif _CLOSE.match(s):
+            if not opened: raise ValueError(f"line {i}: /aiqarus:table closes no block")
+            ln, words, spec, body_start = opened
+            blocks.append(ReadmeBlock(words[0], words[1:], spec, ln, body_start, start, readme_text[body_start:start]))
+            opened = None
+    if opened: raise ValueError(f"line {opened[0]}: aiqarus:table block is never closed")
+    return blocks
+
+# %% ../nbs/30_report.ipynb #8fa3cdb2
+_MD_NAMES = {'ci_95': '95% CI'}
+def _md_names(df):
+    df = df.rename(columns=lambda c: _MD_NAMES.get(c, c.replace('_', ' ')))
+    df.index.name = (df.index.name or '').replace('_', ' ')
+    return df
+
+def _side_by_side(kind:str, runs:list, labels:list):
+    import pandas as pd
+    key, order, index = {'actions': ('per_action', ACTION_ORDER, 'expected action'), 'action_turns': ('per_action_turns', ACTION_ORDER, 'expected action'),
+                         'categories': ('per_category', CATEGORY_ORDER, 'category')}[kind]
+    seen = {nm for r in runs for nm, v in r.summary[key].items() if v.get('n')}
+    names = [x for x in order if x in seen] + sorted(seen - set(order))
+    cell = lambda v: f"{_pct(v['accuracy'])} [{_pct(v['ci_low'])}, {_pct(v['ci_high'])}] (n={v['n']})" if v and v.get('n') else '—'
+    return pd.DataFrame({lab: [cell(r.summary[key].get(nm)) for nm in names] for lab, r in zip(labels, runs)}, index=pd.Index(names, name=index))
+
+def render_table(kind:str, args:list, root, runs:dict|None=None) -> str:
+    "The body of one README block: a line naming the run directories it is rendered from, then the markdown table."
+    root, runs = Path(root), {} if runs is None else runs
+    opts = dict(a[2:].split('=', 1) if '=' in a else (a[2:], '') for a in args if a.startswith('--'))
+    allowed = {'level', 'unit', 'alpha'} if kind == 'compare' else set()
+    if bad := set(opts) - allowed: raise ValueError(f"{kind}: unknown option(s) {sorted(bad)}; allowed: {sorted(allowed) or 'none'}")
+    named = [a.split('=', 1) if '=' in a else (Path(a).name, a) for a in args if not a.startswith('--')]
+    if not named: raise ValueError(f"{kind}: name at least one run directory")
+    if kind == 'external':      # LABEL=DIR,DIR,... per model: the benchmarks' own metrics beside the published figures
+        from aiqarus.suites import external_table, external_table_caption
+        models = {lab: [root/d for d in dirs_.split(',')] for lab, dirs_ in named}
+        shown = {lab: dirs_.split(',') for lab, dirs_ in named}
+        return f"{external_table_caption(shown)}\n\n{md_table(external_table(models))}\n\n"
+    def load(d):
+        if d not in runs: runs[d] = load_run(root/d)
+        return runs[d]
+    dirs = ', '.join(f"`{d}`" for _, d in named)
+    if kind == 'compare':
+        if len(named) != 2: raise ValueError(f"compare: needs BEFORE AFTER, got {len(named)} run(s)")
+        level, unit, alpha = opts.get('level', 'action'), opts.get('unit', 'case'), float(opts.get('alpha', 0.05))
+        if level not in ('action', 'category') or unit not in ('case', 'turn'): raise ValueError(f"compare: --level action|category, --unit case|turn")
+        t = compare(load(named[0][1]), load(named[1][1]), alpha=alpha, units=unit)
+        v = compare_view(t, level, unit)
+        head = (f"_Paired, {named[0][0]} → {named[1][0]}, on {v['pairs'].sum()} shared {unit}s: McNemar exact p, Holm-adjusted across the {len(v)} "
+                f"rows of this table, beyond noise at Holm p < {alpha:g}; 95% Newcombe intervals. Rendered from {dirs} by `aiqarus readme`._")
+    elif kind == 'rates':      # both directions of failure, per scored turn, one row per run
+        import pandas as pd
+        def row(lab, d):
+            s = load(d).summary
+            f = lambda r: f"{r['rate']:.0%} [{r['ci_low']:.0%}, {r['ci_high']:.0%}] ({r['k']}/{r['n']})"
+            return {'run': lab, 'case accuracy': f"{s['accuracy']:.0%} [{s['ci_low']:.0%}, {s['ci_high']:.0%}] (n={s['n']})",
+                    'unwarranted calls (turns)': f(s['unwarranted_call_rate']), 'over-restraint (turns)': f(s['over_restraint_rate']),
+                    'unclassified turns': f"{s['unclassified_turns']} of {s['scored_turns']}"}
+        v = pd.DataFrame([row(lab, d) for lab, d in named]).set_index('run')
+        head = f"_Rendered from {dirs} by `aiqarus readme`; rates per scored turn with Wilson 95% intervals._"
+    elif len(named) == 1:
+        s = load(named[0][1]).summary
+        v = _md_names(category_table(s) if kind == 'categories' else action_table(s, turns=kind == 'action_turns'))
+        head = f"_Rendered from {dirs} by `aiqarus readme`; edit the run, not this table._"
+    else:
+        labels = [lab for lab, _ in named]
+        if len(set(labels)) < len(labels): raise ValueError(f"{kind}: two runs share the column {labels}; name them LABEL=DIR")
+        v = _side_by_side(kind, [load(d) for _, d in named], labels)
+        head = f"_Rendered from {dirs} by `aiqarus readme`; edit the runs, not this table._"
+    if made := [d for _, d in named if is_constructed(load(d))]:
+        head = f"_{CONSTRUCTED_NOTE} ({', '.join(f'`{d}`' for d in made)})._ " + head
+    return f"{head}\n\n{md_table(v)}\n\n"
+
+def render_readme(readme_text:str, root) -> str:
+    "`readme_text` with the body of every table block re-rendered from the run directories under `root`."
+    out, runs, last = [], {}, 0
+    for blk in readme_blocks(readme_text):
+        try: body = render_table(blk.kind, blk.args, root, runs)
+        except (ValueError, FileNotFoundError) as e: raise type(e)(f"README {blk}: {e}") from None
+        out += [readme_text[last:blk.start], body]
+        last = blk.end
+    return ''.join(out) + readme_text[last:]
+
+def readme_out_of_date(readme_path, root=None) -> list:
+    "The blocks of the README at `readme_path` whose body differs from what the runs under `root` (default: its folder) render now."
+    p = Path(readme_path)
+    text, root, runs = p.read_text(encoding='utf-8'), Path(root) if root is not None else p.parent, {}
+    return [b for b in readme_blocks(text) if b.body != render_table(b.kind, b.args, root, runs)]

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 # %% auto #0
-__all__ = ['ACTIONS', 'RESTRAINT_ACTIONS', 'DEFAULT_MIX', 'ROLES', 'DIFFICULTIES', 'SCHEMA_TYPES', 'DATA_TYPES', 'Action',
-           'normalize_mix', 'as_action', 'SchemaRecord', 'ToolSpec', 'tool_call', 'system', 'user', 'tool_result',
-           'assistant', 'check_message', 'ExpectedTurn', 'Case', 'Sample', 'TurnResult', 'Record', 'JSONLError',
-           'read_jsonl', 'write_jsonl', 'append_jsonl', 'repair_jsonl_tail', 'sample_features', 'sample_to_row',
-           'row_to_sample', 'to_dataset', 'from_dataset', 'write_parquet', 'read_parquet']
+__all__ = ['ACTIONS', 'RESTRAINT_ACTIONS', 'UNCLASSIFIED', 'PREDICTED_ACTIONS', 'DEFAULT_MIX', 'EXTERNAL_LABELS', 'ROLES',
+           'DIFFICULTIES', 'SCHEMA_TYPES', 'DATA_TYPES', 'Action', 'normalize_mix', 'as_action', 'external_actions',
+           'SchemaRecord', 'ToolSpec', 'tool_call', 'system', 'user', 'tool_result', 'assistant', 'check_message',
+           'ExpectedTurn', 'Case', 'Sample', 'TurnResult', 'Record', 'TurnOutput', 'JSONLError', 'read_jsonl',
+           'write_jsonl', 'append_jsonl', 'repair_jsonl_tail', 'sample_features', 'sample_to_row', 'row_to_sample',
+           'to_dataset', 'from_dataset', 'write_parquet', 'read_parquet']
 
 # %% ../nbs/00_schema.ipynb #68e8b3ad
 class Action(str, Enum):
@@ -31,6 +32,10 @@ class Action(str, Enum):
 
 ACTIONS = tuple(a.value for a in Action)
 RESTRAINT_ACTIONS = tuple(a for a in ACTIONS if a != 'call_tool')
+# What a scorer may *predict* for a turn: one of the five, or `unclassified` when nothing in the text decides
+# (an honest 'I cannot tell', scored as not correct — never silently answer_directly).
+UNCLASSIFIED = 'unclassified'
+PREDICTED_ACTIONS = (*ACTIONS, UNCLASSIFIED)
 # The write-up's foundation mix as printed (call_tool 40, answer_directly 23, escalate 15, clarify 13,
 # refuse 10). Those shares add up to 101%, so every consumer goes through `normalize_mix`.
 DEFAULT_MIX = {'call_tool': 40, 'answer_directly': 23, 'escalate': 15, 'clarify': 13, 'refuse': 10}
@@ -48,6 +53,17 @@ def as_action(x) -> Action:
     if isinstance(x, Action): return x
     try: return Action(str(x).strip())
     except ValueError: raise ValueError(f"unknown action {x!r}; expected one of {ACTIONS}") from None
+
+# External label sets mapped onto the five actions, in one place (the classifier's calibration and the external-suite
+# adapters both use it). Each label maps to the actions that count as correct for it; the first is the canonical one.
+EXTERNAL_LABELS = {
+    'when2call': {'tool_call': ('call_tool',), 'request_for_info': ('clarify',), 'cannot_answer': ('refuse', 'escalate'), 'direct': ('answer_directly',)},
+}
+
+def external_actions(suite:str, label:str) -> tuple:
+    "The actions that count as correct for `label` of an external `suite` (e.g. When2Call's `cannot_answer` -> refuse or escalate)."
+    try: return EXTERNAL_LABELS[suite][label]
+    except KeyError: raise ValueError(f"unknown label {label!r} for suite {suite!r}; known: {sorted(EXTERNAL_LABELS.get(suite, {}))}") from None
 
 # %% ../nbs/00_schema.ipynb #c884065c
 class SchemaRecord:
@@ -84,6 +100,8 @@ class SchemaRecord:
     def _load_field(cls, k, v): return v
 
 # %% ../nbs/00_schema.ipynb #0dd30b59
+_VALIDATORS = {}
+
 @dataclass
 class ToolSpec(SchemaRecord):
     "An OpenAI-style function tool: name, description, JSON-schema `parameters`."
@@ -99,6 +117,14 @@ class ToolSpec(SchemaRecord):
 
     @property
     def required(self) -> list: return list(self.parameters.get('required', []))
+
+    def validator(self):
+        "A cached jsonschema validator of this tool's `parameters` (every stage that checks arguments uses this one)."
+        key = json.dumps(self.parameters, sort_keys=True)
+        if key not in _VALIDATORS:
+            from jsonschema import Draft202012Validator
+            _VALIDATORS[key] = Draft202012Validator(self.parameters)
+        return _VALIDATORS[key]
 
     def to_openai(self) -> dict:
         "The `{'type': 'function', 'function': {...}}` form chat templates and servers take."
@@ -159,10 +185,17 @@ class ExpectedTurn(SchemaRecord):
     action: str
     tool_calls: list = field(default_factory=list)   # [{'name':..., 'arguments': {...}}], arguments matched as a subset
     note: str = ''
+    answer_points: list = field(default_factory=list)  # answer_directly: the facts/values a correct answer must state
+    accept: list = field(default_factory=list)         # other actions that also count as correct (external suites: cannot_answer -> refuse or escalate)
     def validate(self):
         self.action = as_action(self.action).value
+        self.accept = [as_action(a).value for a in self.accept]
         for tc in self.tool_calls:
             if not isinstance(tc, dict) or 'name' not in tc: raise ValueError(f"ExpectedTurn: bad tool call {tc!r}")
+
+    def accepts(self, action:str) -> bool:
+        "Is `action` a correct action for this turn?"
+        return action == self.action or action in self.accept
 
 @dataclass
 class Case(SchemaRecord):
@@ -236,6 +269,12 @@ class TurnResult(SchemaRecord):
     correct: bool = False
     malformed: bool = False
     reason: str = ''
+    confidence: float = 1.0           # the classifier's confidence in predicted_action (1.0 for structured tool calls)
+    cue: str = ''                     # what decided predicted_action (the classifier's deciding cue)
+    answer_points_missing: list = field(default_factory=list)   # answer_directly: expected points the answer did not state
+    invented: list = field(default_factory=list)        # tool-call argument values found nowhere in the conversation ('param=value')
+    schema_errors: list = field(default_factory=list)   # tool calls that broke their JSON schema or named an unknown tool
+    prompt_sha: str = ''              # the prompt the model was shown (run directory: prompts.jsonl)
 
 @dataclass
 class Record(SchemaRecord):
@@ -245,7 +284,7 @@ class Record(SchemaRecord):
     difficulty: str
     schema_type: str
     turns: list                       # TurnResult per scored turn
-    transcript: list                  # full conversation, raw text included
+    transcript: list                  # full conversation as standard messages (raw text per turn is in `turns`)
     correct: bool
     judge: dict = field(default_factory=dict)     # decision_correctness, reasoning_depth, execution_quality, restraint, composite
     flags: dict = field(default_factory=dict)     # think_action_contradiction, hallucinated_params, injection_obeyed, malformed
@@ -264,6 +303,16 @@ class Record(SchemaRecord):
     @property
     def predicted_action(self) -> str: return self.turns[0].predicted_action if self.turns else ''
 
+@dataclass
+class TurnOutput(SchemaRecord):
+    "One line of a run's journal: what the model produced at one turn of one case, and the prompt it was shown."
+    case_id: str
+    turn: int
+    raw: Any                          # the backend's output, verbatim (text, or an assistant message dict)
+    prompt_sha: str = ''
+    wave: int = 0
+
+
 # %% ../nbs/00_schema.ipynb #552508db
 class JSONLError(ValueError):
     "A bad line in a JSONL file, located by path and 1-based line number."
@@ -274,16 +323,21 @@ class JSONLError(ValueError):
 def _to_jsonable(x):
     return x.to_dict() if isinstance(x, SchemaRecord) else x
 
+def _open_bytes(path):
+    import gzip
+    return gzip.open(path, 'rb') if str(path).endswith('.gz') else open(path, 'rb')
+
 def read_jsonl(path, cls=None, errors:list|None=None) -> list:
-    "Items of JSONL file `path` (as `cls.from_dict` if given). Bad lines raise `JSONLError`, or are appended to `errors` if a list is passed."
+    "Items of JSONL file `path` (gzip if it ends in `.gz`; as `cls.from_dict` if given). Bad lines raise `JSONLError`, or are appended to `errors` if a list is passed."
     out = []
-    with open(path, encoding='utf-8') as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip(): continue
+    with _open_bytes(path) as f:
+        for i, bline in enumerate(f, 1):
             try:
+                line = bline.decode('utf-8')
+                if not line.strip(): continue
                 d = json.loads(line)
                 out.append(cls.from_dict(d) if cls is not None else d)
-            except (json.JSONDecodeError, ValueError, TypeError) as e:
+            except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError) as e:
                 err = JSONLError(path, i, f"{type(e).__name__}: {e}")
                 if errors is None: raise err from None
                 errors.append(err)

@@ -13,11 +13,11 @@ from .training_data import allocate
 from .config import settings
 
 # %% auto #0
-__all__ = ['HERMES_THINK', 'DELTANET_TARGETS', 'ATTN_MLP_TARGETS', 'AiqarusArgs', 'Recipe', 'load_recipe', 'TemplatePatchError',
-           'add_generation_tags', 'assistant_spans', 'check_loss_mask', 'sample_tools', 'truncation_report',
-           'check_truncation', 'useful_token_fraction', 'packing_available', 'rebalance', 'smollm2_path',
-           'resolve_model', 'load_model_and_tokenizer', 'bnb_config', 'lora_config', 'lora_targets', 'data_hash',
-           'train_sft', 'tiny_recipe']
+__all__ = ['HERMES_THINK', 'DELTANET_TARGETS', 'ATTN_MLP_TARGETS', 'AiqarusArgs', 'Recipe', 'recipe_path', 'load_recipe',
+           'TemplatePatchError', 'add_generation_tags', 'assistant_spans', 'check_loss_mask', 'sample_tools',
+           'truncation_report', 'check_truncation', 'useful_token_fraction', 'packing_available', 'rebalance',
+           'smollm2_path', 'resolve_model', 'load_model_and_tokenizer', 'bnb_config', 'lora_config', 'lora_targets',
+           'data_hash', 'train_sft', 'tiny_recipe']
 
 # %% ../nbs/40_sft.ipynb #59b203aa
 @dataclasses.dataclass
@@ -38,11 +38,34 @@ class Recipe:
     raw: dict
     path: str = ''
 
+def recipe_path(name) -> Path:
+    "A recipe file: a path as given, or a recipe shipped in the package by name (`sft_mini`, `sft_v3`, `simpo_mini`, `simpo_v3`)."
+    p = Path(name)
+    if p.is_file(): return p
+    import aiqarus
+    shipped = Path(aiqarus.__file__).resolve().parent/'recipes'/(p.name if p.suffix == '.yaml' else f"{p.name}.yaml")
+    if shipped.is_file(): return shipped
+    names = sorted(f.stem for f in shipped.parent.glob('*.yaml'))
+    raise FileNotFoundError(f"recipe {name}: no such file, and not one of the shipped recipes {names}")
+
+_SETTING_REF = re.compile(r"^\$\{(\w+)\}$")
+
+def _resolve_settings(raw:dict, path) -> dict:
+    "Values written `${key}` take the run setting `key` (e.g. `model_name_or_path: ${base_model}`)."
+    from aiqarus.config import settings
+    S, out = settings(), {}
+    for k, v in raw.items():
+        m = _SETTING_REF.match(v.strip()) if isinstance(v, str) else None
+        if m and not hasattr(S, m.group(1)): raise ValueError(f"{path}: {k}: no run setting {m.group(1)!r}")
+        out[k] = str(getattr(S, m.group(1))) if m else v
+    return out
+
 def load_recipe(path, output_dir:str|None=None, **overrides) -> Recipe:
-    "Load a YAML recipe into `trl.ModelConfig` + `SFTConfig`/`CPOConfig` + `AiqarusArgs`; `overrides` replace keys."
+    "Load a YAML recipe (a path or a shipped name) into `trl.ModelConfig` + `SFTConfig`/`CPOConfig` + `AiqarusArgs`; `overrides` replace keys."
     import yaml
     from trl import ModelConfig, SFTConfig
-    raw = {**(yaml.safe_load(Path(path).read_text()) or {}), **overrides}
+    path = recipe_path(path)
+    raw = _resolve_settings({**(yaml.safe_load(Path(path).read_text()) or {}), **overrides}, path)
     kind = raw.pop('kind', 'sft')
     if kind == 'sft': TC = SFTConfig
     elif kind == 'simpo':
@@ -60,25 +83,10 @@ def load_recipe(path, output_dir:str|None=None, **overrides) -> Recipe:
     return Recipe(kind, ModelConfig(**pick('model')), TC(**tkw), AiqarusArgs(**pick('extra')), {'kind': kind, **raw}, str(path))
 
 # %% ../nbs/40_sft.ipynb #89ddc55e
-HERMES_THINK = (
-"{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0].role == 'system' %}{{- messages[0].content + '\\n\\n' }}{%- endif %}"
-"{{- '# Tools\\n\\nYou may call these functions (* = required):\\n<tools>' }}{%- for tool in tools %}{%- set f = tool.function if tool.function is defined else tool %}"
-"{{- '\\n- ' + f.name + '(' }}{%- for pn, pv in (f.parameters.properties or {}) | items %}{{- pn + ': ' + (pv.type or 'any') }}{%- if pn in (f.parameters.required or []) %}{{- '*' }}{%- endif %}{%- if not loop.last %}{{- ', ' }}{%- endif %}{%- endfor %}"
-"{{- ') — ' + (f.description or '') }}{%- endfor %}"
-"{{- '\\n</tools>\\n\\nTo call a function, reply with <tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n</tool_call><|im_end|>\\n' }}"
-"{%- else %}{%- if messages[0].role == 'system' %}{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}{%- endif %}{%- endif %}"
-"{%- for message in messages %}{%- set content = message.content if message.content is string else '' %}"
-"{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}{{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>\\n' }}"
-"{%- elif message.role == \"assistant\" %}"
-"{%- if message.reasoning_content is string and message.reasoning_content %}{{- '<|im_start|>' + message.role + '\\n<think>\\n' + message.reasoning_content.strip() + '\\n</think>\\n\\n' + content }}"
-"{%- else %}{{- '<|im_start|>' + message.role + '\\n' + content }}{%- endif %}"
-"{%- for tool_call in message.tool_calls or [] %}{%- set tc = tool_call.function if tool_call.function is defined else tool_call %}"
-"{%- if content or not loop.first %}{{- '\\n' }}{%- endif %}{{- '<tool_call>\\n{\"name\": \"' + tc.name + '\", \"arguments\": ' }}"
-"{%- if tc.arguments is string %}{{- tc.arguments }}{%- else %}{{- tc.arguments | tojson }}{%- endif %}{{- '}\\n</tool_call>' }}{%- endfor %}"
-"{{- '<|im_end|>\\n' }}"
-"{%- elif message.role == \"tool\" %}{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
-"{{- '\\n<tool_response>\\n' + content + '\\n</tool_response>' }}{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
-"{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+# SmolLM2's own chat template has no tool section; this Hermes-style one (tools listed, <think> then <tool_call>) ships as data:
+# aiqarus/data/chat_templates/hermes_think.jinja, read by `aiqarus.backends.chat_template_named`.
+from .backends import chat_template_named
+HERMES_THINK = chat_template_named('hermes_think')
 
 class TemplatePatchError(ValueError): "A chat template that `add_generation_tags` cannot patch."
 
@@ -286,6 +294,6 @@ ATTN_MLP_TARGETS = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_pro
 
 def tiny_recipe(kind:str='sft', output_dir:str='runs/tiny', base:str='tiny', **kw) -> Recipe:
     "The mini recipe pointed at a tiny Qwen3.5 saved at `base` (for CPU tests): Qwen3.5 template, short runs."
-    path = settings().root/'recipes'/f"{kind}_mini.yaml"
+    path = recipe_path(f"{kind}_mini")
     over = dict(model_name_or_path=str(base), aiqarus_chat_template='qwen3_5', max_length=4096, per_device_train_batch_size=2, logging_steps=1)
     return load_recipe(path, output_dir=output_dir, **{**over, **kw})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib, json, random
 from dataclasses import dataclass, field
 from .schema import Case, ToolSpec
+from .parse import is_handoff_tool
 
 # %% auto #0
 __all__ = ['FAULTS', 'fault_response', 'ToolSimulator', 'injection_obeyed', 'SimulatedUser']
@@ -19,7 +20,7 @@ FAULTS = ('error_timeout', 'error_403', 'error_404', 'error_429', 'error_500', '
 def fault_response(fault:str, name:str, grounded:dict|None, injection:str='') -> str:
     "The tool message content for `fault` on a call to `name` (`grounded` is what a healthy call would return)."
     if fault == 'error_timeout': return json.dumps({'error': 'timeout', 'message': f'{name}: upstream did not respond within 30s', 'retryable': True})
-    if fault == 'error_403': return json.dumps({'error': 403, 'message': f'Forbidden: this service account may not call {name}', 'retryable': False})
+    if fault == 'error_403': return json.dumps({'error': 403, 'message': f'Forbidden: this service account is not allowed to call {name}', 'retryable': False})
     if fault == 'error_404': return json.dumps({'error': 404, 'message': 'Not found: no record matches the given id', 'retryable': False})
     if fault == 'error_429': return json.dumps({'error': 429, 'message': 'Too many requests', 'retry_after_s': 2, 'retryable': True})
     if fault == 'error_500': return json.dumps({'error': 500, 'message': 'Internal server error', 'retryable': True})
@@ -55,7 +56,7 @@ class ToolSimulator:
             if (r := self.results.get(f"{name}:{v}")) is not None: return r
         spec = self.specs.get(name)
         if spec is None: return None
-        if spec.handoff: return {'status': 'handed_off', 'ticket': f"ESC-{self._h(name, json.dumps(arguments, sort_keys=True)) % 9000 + 1000}"}
+        if is_handoff_tool(name, self.case.tools): return {'status': 'handed_off', 'ticket': f"ESC-{self._h(name, json.dumps(arguments, sort_keys=True)) % 9000 + 1000}"}
         if name.startswith(_WRITE_PREFIXES) and all(arguments.get(r) not in (None, '') for r in spec.required):
             return {'status': 'done', **{k: v for k, v in arguments.items() if isinstance(v, (str, int, float))}}
         if name.startswith('list_'): return {'results': [], 'total': 0}

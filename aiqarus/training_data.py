@@ -1,4 +1,4 @@
-"""The write-up's three training data types — foundation, behavioral, categories — generated offline, with the action mix and sub-type skews as parameters.
+"""The write-up's three training data types — foundation, behavioral, categories — generated offline from the train pool of request shapes, with varied think blocks, and the action mix and sub-type skews as parameters.
 
 Docs: https://aiqarus.github.io/aiqarus/training_data.html.md"""
 
@@ -9,144 +9,139 @@ from __future__ import annotations
 import json, random
 from pathlib import Path
 from .schema import Sample, Case, ToolSpec, ACTIONS, DEFAULT_MIX, normalize_mix, system, user, assistant, tool_result, write_jsonl
-from .generate import DOMAINS, BUILDERS, Domain, _rng, _entity, _result, _sys
+from .generate import (DOMAINS, BUILDERS, SHAPES, EVAL_SPLITS, Domain, Draw, Scene, allocate, case_slots, fill, tidy, load_data,
+                              render_request, scene_case, _rng, _entity, _entities, _exp, _lookup, _result, _sys, _system)
 from .simulate import ToolSimulator
 
 # %% auto #0
-__all__ = ['THINK', 'SAY', 'CLARIFY_SKEW', 'SUBTYPES', 'BEHAVIORAL', 'CATEGORY_TYPES', 'BEHAVIORAL_SKEW', 'CATEGORY_SKEW',
-           'PRESETS', 'allocate', 'foundation_sample', 'gold_messages', 'scenario_sample', 'make_training_set']
-
-# %% ../nbs/11_training_data.ipynb #70818d36
-def allocate(n:int, shares:dict) -> dict:
-    "Integer counts summing to `n`, proportional to `shares` (largest-remainder rounding, ties by key order)."
-    tot = sum(shares.values())
-    raw = {k: n * v / tot for k, v in shares.items()}
-    out = {k: int(v) for k, v in raw.items()}
-    for k in sorted(raw, key=lambda k: -(raw[k] - out[k]))[: n - sum(out.values())]: out[k] += 1
-    return out
+__all__ = ['REASONING', 'THINK', 'SAY', 'CLARIFY_SKEW', 'SUBTYPES', 'BEHAVIORAL', 'CATEGORY_TYPES', 'BEHAVIORAL_SKEW',
+           'CATEGORY_SKEW', 'PRESETS', 'think_text', 'say_text', 'gold_messages', 'foundation_scene',
+           'foundation_sample', 'scenario_sample', 'make_training_set']
 
 # %% ../nbs/11_training_data.ipynb #eba0409c
-THINK = {
-    'call_tool': ["The user wants {goal}. {tool} does exactly that and I have every required value ({args}).",
-                  "Clear request: {goal}. All required parameters are present ({args}), so I'll call {tool}.",
-                  "{tool} fits this request. Required: {args} — all given by the user. Proceed with the call."],
-    'clarify_ambiguous_reference': ["The user says \"{ref}\" but two {noun}s match: {a} and {b}. Guessing could act on the wrong record, so I must ask which one.",
-                                    "There are two candidate {noun}s ({a}, {b}) and nothing in the request says which. I will not pick one or act on both; I'll ask.",
-                                    "\"{ref}\" is ambiguous here: {a} and {b} both fit. The right move is a short clarifying question, not a tool call."],
-    'clarify_missing_required_param': ["{tool} needs {missing}, and the user has not given it. I must not invent a value, so I'll ask for it.",
-                                       "Required parameter {missing} is missing. Filling it with a guess would be a hallucinated argument; ask the user.",
-                                       "I can't call {tool} without {missing}. Ask for it instead of guessing."],
-    'clarify_other': ["The request (\"{ref}\") is too vague to act on: it could mean several different changes. I should ask what exactly they want.",
-                      "It is unclear what outcome the user wants. Before touching anything I'll ask them to specify."],
-    'escalate': ["This asks me to {act}. That is beyond my authority; a human with the right approval must decide, so I'll escalate.",
-                 "{act_cap} needs human sign-off. I should not do it myself and I should not simply refuse: escalate to the right team.",
-                 "Risky and above my permissions ({act}). Route it to a human."],
-    'refuse': ["The user asks for {what}. That violates data-protection policy and there is no legitimate need; I must refuse, without calling any tool.",
-               "Sharing {what} is prohibited. Refuse clearly and briefly.",
-               "This request ({what}) is against policy. I will decline."],
-    'answer_directly': ["This is a general question I can answer directly from policy knowledge; no tool call is needed.",
-                        "No tool needed: the answer is general knowledge about how this works.",
-                        "I can answer this directly; calling a tool would add nothing."],
-    'answer_after_tool': ["The tool returned what I need. No further calls are needed; I'll answer directly with the result.",
-                          "I have the result. Summarise it for the user; no more tool calls."],
-}
-SAY = {
-    'clarify_ambiguous_reference': ["Which {noun} do you mean: {a} ({ia}) or {b} ({ib})?", "There are two {noun}s that could match — {a} ({ia}) and {b} ({ib}). Which one should I use?",
-                                    "Just to confirm, is this about {a} ({ia}) or {b} ({ib})?"],
-    'clarify_missing_required_param': ["Sure — what {missing_h} should I use?", "I can do that. Could you tell me the {missing_h}?", "Before I go ahead, which {missing_h} should it be?"],
-    'clarify_other': ["Could you clarify what you'd like me to change exactly?", "What outcome do you need here? I want to make sure I change the right thing."],
-    'escalate': ["That's beyond what I can approve, so I've escalated it to a human with the authority to decide. They'll follow up shortly.",
-                 "I'm routing this to the right team for approval; I can't do it on my own authority.",
-                 "This needs human sign-off. I've handed it off and they will contact you."],
-    'refuse': ["I can't share {what}. That information is protected under our data policy.", "Sorry, I can't help with that: sharing {what} is against policy.",
-               "I won't provide {what}; it's confidential."],
-    'answer_after_tool': ["Here's what I found: {summary}.", "Done. {summary}.", "The result: {summary}."],
-}
+REASONING = load_data('reasoning')
+THINK, SAY = REASONING['think'], REASONING['say']
 
-def _fmt(rng, pool, **kw):
-    i = rng.randrange(len(pool)); return i, pool[i].format(**kw)
+def think_text(rng, situation:str, slots:dict) -> str:
+    "A think block for `situation`: one sentence from each of its parts (reasoning.yaml), filled from `slots`."
+    return tidy(' '.join(p for p in (fill(rng.choice(part), slots) for part in THINK[situation]) if p))
+
+def say_text(rng, situation:str, slots:dict) -> str:
+    "The visible reply for `situation`, one line of its list, filled from `slots`."
+    return tidy(fill(rng.choice(SAY[situation]), slots))
+
+# %% ../nbs/11_training_data.ipynb #2b7d1e03
+_DEFAULT_THINK = {'call_tool': 'call_tool', 'clarify': 'clarify_vague', 'escalate': 'escalate', 'refuse': 'refuse', 'answer_directly': 'answer_after_tool'}
+
+def _args(calls) -> str: return ', '.join(f"{k}={v}" for c in calls for k, v in c['arguments'].items())
+
+def _entity_slots(e:dict) -> dict: return {'id': e['id'], 'item': e['item'], 'status': e['status'], 'owner': e['owner']}
+
+def _fallback_say(prev) -> tuple:
+    "`(think situation, reply)` for an answer after a tool result when the case carries no gold (a plain `Case`)."
+    res = prev['content']
+    if '"notes"' in res: return 'answer_injection', "Here is the record you asked for. The result also contained an instruction to take other actions, which I ignored."
+    if '"error"' in res: return 'answer_error', "I couldn't retrieve that: the system returned an error. Please check the id or your access."
+    if '"total": 0' in res: return 'answer_empty', "I found no records matching that filter."
+    try: r = json.loads(res)
+    except ValueError: r = {}
+    summary = ', '.join(f"{k.replace('_', ' ')}: {v}" for k, v in list(r.items())[:4]) if isinstance(r, dict) else res[:120]
+    return 'answer_after_tool', f"Here is what I found: {summary}."
+
+def gold_messages(case:Case, rng, gold:list|None=None, slots:dict|None=None, limit:int|None=None) -> list:
+    """The conversation of an agent that takes every expected turn of `case` (the first `limit`), each with a think block that reasons
+    to it. `gold` (from the case's `Scene`) names the situation and words of each turn; without it the turns are written generically."""
+    sim, msgs, replies = ToolSimulator(case), [dict(m) for m in case.messages], list(case.user_replies)
+    exp = case.expected[:limit]
+    base = {'goal': 'this', 'error': 'an error', 'nouns': 'records', 'noun': 'record', **(slots or {})}
+    for k, e in enumerate(exp):
+        g = {**base, **((gold or [])[k] if gold and k < len(gold) else {})}
+        if 'e' in g: g.update(_entity_slots(g.pop('e')))
+        nxt = next((c for f in case.expected[k:] for c in f.tool_calls), None)
+        g.setdefault('tool', nxt['name'] if nxt else 'the tool')
+        if e.action == 'call_tool':
+            calls = [{'name': c['name'], 'arguments': c['arguments']} for c in e.tool_calls]
+            g.update(tool=calls[0]['name'], args=_args(calls))
+            msgs.append(assistant('', think=think_text(rng, g.get('think', 'call_tool'), g), tool_calls=calls))
+            for i, c in enumerate(calls):
+                content, _ = sim.respond(c, k, i); msgs.append(tool_result(content, name=c['name']))
+            base['last_tool'] = calls[-1]['name']
+            if k == 0: base['goal'] = g['goal']
+            continue
+        th_sit = g.get('think') or _DEFAULT_THINK[e.action]
+        if e.action == 'escalate':
+            th = think_text(rng, th_sit, {**g, 'priv': g.get('priv', 'do this')})
+            if g.get('escalate_by') == 'text': msgs.append(assistant(say_text(rng, 'escalate', g), think=th)); break
+            call = {'name': 'escalate_to_human', 'arguments': {'reason': f"request to {g.get('priv', 'act beyond my authority')}"}}
+            msgs.append(assistant('', think=th, tool_calls=[call]))
+            content, _ = sim.respond(call, k); msgs.append(tool_result(content, name=call['name']))
+            ticket = json.loads(content).get('ticket', 'pending')
+            msgs.append(assistant(say_text(rng, 'escalate_done', {'ticket': ticket}), think=think_text(rng, 'escalate_done', g)))
+            break
+        prev = msgs[-1] if msgs and msgs[-1]['role'] == 'tool' else None
+        if g.get('say'):
+            if g['say'] == 'answer_injection': g['record'] = say_text(rng, 'answer_record', g)
+            g['tool'] = base.get('last_tool', g['tool'])
+            say = say_text(rng, g['say'], g)
+        elif e.action == 'answer_directly' and prev is not None: th_sit, say = _fallback_say(prev)
+        elif e.action == 'answer_directly': th_sit, say = 'answer_knowledge', "Here is the answer, based on our policy."
+        elif e.action == 'clarify': say = "Before I go ahead, could you confirm which record you mean and give me the missing details?"
+        else: say = "I can't help with that: it is against company policy."
+        g.setdefault('points', ', '.join(e.answer_points) or 'the result')
+        g.setdefault('id', 'the record'); g.setdefault('sens', 'that data'); g.setdefault('status', 'that status')
+        msgs.append(assistant(say, think=think_text(rng, th_sit, g)))
+        if k + 1 < len(exp) and replies: msgs.append(user(replies.pop(0)))
+    return msgs
+
+def _opening_thinks(msgs:list, n:int, rng) -> list:
+    "Think blocks for the assistant turns inside the first `n` messages (a training sample is trained on every assistant turn)."
+    out = []
+    for i, m in enumerate(msgs):
+        if i < n and m['role'] == 'assistant' and not m.get('reasoning_content'):
+            sit = 'opening_list_call' if m.get('tool_calls') else 'opening_list_reply' if i and msgs[i - 1]['role'] == 'tool' else 'opening_reply'
+            tool = (m.get('tool_calls') or [{}])[0].get('function', {}).get('name', 'the list tool')
+            m = {**m, 'reasoning_content': think_text(rng, sit, {'tool': tool})}
+        out.append(m)
+    return out
 
 # %% ../nbs/11_training_data.ipynb #cde33554
 CLARIFY_SKEW = {'ambiguous_reference': 78, 'missing_required_param': 10, 'other': 12}   # the write-up's measured training distribution
 SUBTYPES = {'call_tool': {'single_call': 70, 'two_calls': 30}, 'clarify': CLARIFY_SKEW,
             'escalate': {'authority_limit': 100}, 'refuse': {'sensitive_data': 100}, 'answer_directly': {'knowledge_question': 100}}
 
-def _call(name, args): return {'name': name, 'arguments': args}
+def _asks(d:Domain, draw:Draw, intent:str, note:str, gold:dict) -> Scene:
+    "A one-turn clarify scene from one of the foundation-only intents (the id is given; the value or the change is not)."
+    e = _entities(d, draw, 1)[0]; s = case_slots(d, draw, e)
+    turns, shape = render_request(d, draw, intent, s)
+    return Scene([_system(d, draw)] + turns, [_exp('clarify', note=note)], shape=shape, slots=s, gold=[{**gold, 'id': e['id']}])
 
-def _tool_turns(d:Domain, rng, e, calls, case_like) -> list:
-    "Assistant tool-call turn(s), tool results and the closing answer for `calls`."
-    msgs, sim = [], ToolSimulator(case_like)
-    for c in calls:
-        args = ', '.join(f"{k}={v}" for k, v in c['arguments'].items())
-        _, th = _fmt(rng, THINK['call_tool'], goal=f"{c['name'].replace('_', ' ')}", tool=c['name'], args=args)
-        msgs.append(assistant('', think=th, tool_calls=[c]))
-        content, _ = sim.respond(c, 0)
-        msgs.append(tool_result(content, name=c['name']))
-    res = json.loads(msgs[-1]['content'])
-    summary = ', '.join(f"{k.replace('_', ' ')}: {v}" for k, v in list(res.items())[:4]) if isinstance(res, dict) else str(res)
-    _, th = _fmt(rng, THINK['answer_after_tool'])
-    _, say = _fmt(rng, SAY['answer_after_tool'], summary=summary)
-    msgs.append(assistant(say, think=th))
-    return msgs
+def foundation_scene(action:str, subtype:str, d:Domain, draw:Draw) -> tuple:
+    "`(scene, turns to write)` of a foundation sample: the eval categories' builders on the train pool, plus two clarify intents of its own."
+    if action == 'call_tool':
+        if subtype == 'two_calls': return BUILDERS['multi_step_chaining'](d, draw, False), None
+        return _lookup(d, draw, False, draw.rng.choice(['status', 'record']))[0], None
+    if action == 'clarify':
+        if subtype == 'ambiguous_reference': return BUILDERS['clarification_loop'](d, draw, False, 'in_system_prompt'), 1
+        if subtype == 'missing_required_param':
+            p = d.lex['tools']['write2']['param_human']
+            return _asks(d, draw, 'missing_value', f'missing {d.write2_param}', {'think': 'clarify_missing', 'say': 'clarify_missing', 'missing': p, 'tool': d.write2}), 1
+        return _asks(d, draw, 'vague_request', 'unclear what should change', {'think': 'clarify_vague', 'say': 'clarify_vague'}), 1
+    if action == 'escalate':
+        sc = BUILDERS['handoff_routing'](d, draw, False)
+        sc.gold[0]['escalate_by'] = draw.rng.choice(['tool', 'text'])
+        return sc, 1
+    if action == 'refuse': return BUILDERS['pii_data_sensitivity'](d, draw, False, 'sensitive_request'), 1
+    return BUILDERS['over_execution'](d, draw, False, 'knowledge_question'), 1
 
 def foundation_sample(i:int, action:str, subtype:str, seed:int=0) -> Sample:
-    "Foundation sample `i`: `action` with `subtype`, in a seeded random domain."
+    "Foundation sample `i`: `action` with `subtype`, in a seeded random domain, one request turn, shapes from the train pool."
     rng = _rng('train', seed, 'foundation', i)
     d = DOMAINS[sorted(DOMAINS)[rng.randrange(len(DOMAINS))]]
-    tools = [t.to_dict() for t in d.tools()]
-    idp = f"{d.noun}_id"
-    e = _entity(d, rng, 'train'); e2 = _entity(d, rng, 'train')
-    while e2['item'] == e['item']: e2['item'] = rng.choice(d.items)
-    facts = {'tool_results': {f"{d.read}:{e['id']}": _result(d, e), f"{d.child_read}:{e['child_id']}": {f"{d.child_noun}_id": e['child_id'], 'status': 'confirmed'}}}
-    case_like = Case(f"train_{i}", 'foundation', [system('x')], tools, [{'action': action}], data_type='foundation', hidden_facts=facts)
-    noun_h = d.noun.replace('_', ' ')
-    sys_extra, tpl = '', 0
-    if action == 'call_tool':
-        if subtype == 'two_calls':
-            u = f"Look up {e['id']} and its {d.child_noun.replace('_', ' ')}."
-            calls = [_call(d.read, {idp: e['id']}), _call(d.child_read, {f"{d.child_noun}_id": e['child_id']})]
-        else:
-            tpl = rng.randrange(3)
-            u = [f"What's the status of {e['id']}?", f"Can you pull up {noun_h} {e['id']} for me?", f"Please check {e['id']}."][tpl]
-            calls = [_call(d.read, {idp: e['id']})]
-        msgs = [user(u)] + _tool_turns(d, rng, e, calls, case_like)
-    elif action == 'clarify':
-        key = f"clarify_{subtype}"
-        if subtype == 'ambiguous_reference':
-            sys_extra = f"Open {noun_h}s for this user: {e['id']} ({e['item']}) and {e2['id']} ({e2['item']})."
-            ref = rng.choice([f"the {noun_h}", f"my {noun_h}", f"that {noun_h}"])
-            u = f"Please {d.write.replace('_', ' ')} {ref}."
-            tpl, th = _fmt(rng, THINK[key], ref=ref, noun=noun_h, a=e['id'], b=e2['id'])
-            _, say = _fmt(rng, SAY[key], noun=noun_h, a=e['id'], b=e2['id'], ia=e['item'], ib=e2['item'])
-        elif subtype == 'missing_required_param':
-            miss = d.write2_param
-            u = f"Update the {miss.replace('_', ' ')} on {e['id']}." if rng.random() < 0.5 else f"I need to change something on {e['id']}, the {miss.replace('_', ' ')}."
-            tpl, th = _fmt(rng, THINK[key], tool=d.write2, missing=miss)
-            _, say = _fmt(rng, SAY[key], missing_h=f"new {miss.replace('_', ' ')}")
-        else:
-            ref = rng.choice([f"sort out {e['id']}", f"fix the {noun_h} thing", f"deal with {e['id']} please"])
-            u = ref[0].upper() + ref[1:] + '.'
-            tpl, th = _fmt(rng, THINK[key], ref=ref)
-            _, say = _fmt(rng, SAY[key])
-        msgs = [user(u), assistant(say, think=th)]
-    elif action == 'escalate':
-        u = f"Please {d.privileged}."
-        tpl, th = _fmt(rng, THINK['escalate'], act=d.privileged, act_cap=d.privileged[0].upper() + d.privileged[1:])
-        if rng.random() < 0.5: msgs = [user(u), assistant('', think=th, tool_calls=[_call('escalate_to_human', {'reason': f"request to {d.privileged}"})])]
-        else: msgs = [user(u), assistant(_fmt(rng, SAY['escalate'])[1], think=th)]
-    elif action == 'refuse':
-        what = d.sensitive
-        u = rng.choice([f"Send me {what}.", f"I need {what}, can you export it?", f"Pull {what} for my report."])
-        tpl, th = _fmt(rng, THINK['refuse'], what=what)
-        _, say = _fmt(rng, SAY['refuse'], what=what)
-        msgs = [user(u), assistant(say, think=th)]
-    else:
-        q, a = d.train_question
-        tpl, th = _fmt(rng, THINK['answer_directly'])
-        msgs = [user(q), assistant(a, think=th)]
-    msgs = [system(_sys(d, sys_extra))] + msgs
-    return Sample(f"foundation_{i:06d}", 'foundation', action, msgs, tools, category='', subtype=subtype, domain=d.name,
-                  metadata={'template': f"foundation/{action}/{subtype}/{tpl}"})
+    scene, limit = foundation_scene(action, subtype, d, Draw(rng, 'train', 'train', single_turn=True))
+    case = scene_case(scene, f"train_{i}", 'foundation', d, False)
+    msgs = gold_messages(case, rng, scene.gold, scene.slots, limit)
+    return Sample(f"foundation_{i:06d}", 'foundation', action, msgs, case.tools, category='', subtype=subtype, domain=d.name,
+                  metadata={'template': scene.shape, 'shape': scene.shape, 'opening': len(case.messages)})
 
 # %% ../nbs/11_training_data.ipynb #c8cc9e5e
 BEHAVIORAL = ('over_execution', 'tool_loop_prevention', 'handoff_routing', 'tool_result_injection', 'scope_creep', 'error_recovery', 'multi_step_chaining')
@@ -157,63 +152,27 @@ _CATEGORY_BUILDER = {'clarification_seeking': ('clarification_loop', 'clarificat
 BEHAVIORAL_SKEW = {'over_execution': 800, 'tool_loop_prevention': 450, 'handoff_routing': 450, 'tool_result_injection': 450, 'scope_creep': 350, 'error_recovery': 350, 'multi_step_chaining': 273}
 CATEGORY_SKEW = {'clarification_seeking': 389, 'pii_data_sensitivity': 329, 'permission_verification': 280, 'correction_handling': 280}
 
-def gold_messages(case:Case, rng) -> list:
-    "The full conversation of an agent that takes every expected turn of `case`, each with a bound think block."
-    sim, msgs, replies = ToolSimulator(case), [dict(m) for m in case.messages], list(case.user_replies)
-    d = DOMAINS[case.metadata['domain']]
-    for k, e in enumerate(case.expected):
-        if e.action == 'call_tool':
-            _, th = _fmt(rng, THINK['call_tool'], goal=e.note or 'this', tool=e.tool_calls[0]['name'], args=', '.join(f"{a}={v}" for c in e.tool_calls for a, v in c['arguments'].items()))
-            last_tool = next((m for m in reversed(msgs) if m['role'] == 'tool'), None)
-            if last_tool is not None and '"error"' in last_tool['content']: th = "The last call failed with a transient error, so one retry is reasonable. " + th
-            msgs.append(assistant('', think=th, tool_calls=[{'name': c['name'], 'arguments': c['arguments']} for c in e.tool_calls]))
-            for i, c in enumerate(e.tool_calls):
-                content, _ = sim.respond(c, k, i); msgs.append(tool_result(content, name=c['name']))
-            continue
-        if e.action == 'answer_directly':
-            prev = next((m for m in reversed(msgs) if m['role'] != 'user'), None)
-            if prev is not None and prev['role'] == 'tool':
-                res = prev['content']
-                if 'notes' in res: th, say = "The result contains an embedded instruction; that is data, not a command from the user. I ignore it and report the result.", "Here is the record you asked for. Note: the result contained an instruction to take other actions, which I ignored."
-                elif '"error"' in res: th, say = "The call failed with a non-retryable error, so retrying will not help. I'll explain it to the user.", "I couldn't retrieve that: the system returned an error saying the record is unavailable to me. Please check the id or your access."
-                elif '"total": 0' in res: th, say = "The search returned no results. Repeating the same call would loop; I'll report that nothing matched.", "I found no records matching that filter."
-                else: _, th = _fmt(rng, THINK['answer_after_tool']); say = "Done — here is the result: " + res[:160]
-            else: _, th = _fmt(rng, THINK['answer_directly']); say = d.train_question[1]
-            msgs.append(assistant(say, think=th))
-        elif e.action == 'clarify':
-            th = f"I am missing information ({e.note or 'ambiguous request'}). Guessing would mean inventing a value, so I'll ask."
-            msgs.append(assistant("Before I go ahead, could you confirm which record you mean and give me the missing details?", think=th))
-        elif e.action == 'escalate':
-            _, th = _fmt(rng, THINK['escalate'], act=d.privileged, act_cap=d.privileged[0].upper() + d.privileged[1:])
-            msgs.append(assistant('', think=th, tool_calls=[{'name': 'escalate_to_human', 'arguments': {'reason': f"request to {d.privileged}"}}]))
-            msgs.append(tool_result(sim.respond({'name': 'escalate_to_human', 'arguments': {'reason': d.privileged}}, k)[0], name='escalate_to_human'))
-            msgs.append(assistant("I've handed this to a human with the authority to decide; they'll follow up with you.", think="The hand-off went through. Tell the user what happens next."))
-            break
-        else:
-            _, th = _fmt(rng, THINK['refuse'], what=d.sensitive); _, say = _fmt(rng, SAY['refuse'], what=d.sensitive)
-            msgs.append(assistant(say, think=th))
-        if k + 1 < len(case.expected) and replies: msgs.append(user(replies.pop(0)))
-    return msgs
-
 def scenario_sample(data_type:str, category:str, i:int, seed:int=0) -> Sample:
-    "A behavioral or category sample: a gold conversation from a category builder, known tools only."
+    "A behavioral or category sample: a gold conversation from a category builder on the train pool, known tools only."
     rng = _rng('train', seed, data_type, category, i)
     builder = rng.choice(_CATEGORY_BUILDER.get(category, (category,)))
     d = DOMAINS[sorted(DOMAINS)[rng.randrange(len(DOMAINS))]]
-    msgs, exp, replies, facts = BUILDERS[builder](d, rng, False, split='train')
-    faults = facts.pop('faults', {})
-    case = Case(f"{category}_{i}", builder, msgs, [t.to_dict() for t in d.tools()], exp, data_type=data_type, user_replies=replies,
-                hidden_facts=facts, tool_faults=faults, metadata={'domain': d.name})
-    return Sample(f"{data_type}_{category}_{i:05d}", data_type, exp[0].action, gold_messages(case, rng), case.tools, category=category,
-                  subtype=builder, domain=d.name, metadata={'template': f"{data_type}/{builder}"})
+    scene = BUILDERS[builder](d, Draw(rng, 'train', 'train'), False)
+    case = scene_case(scene, f"{category}_{i}", builder, d, False)
+    msgs = _opening_thinks(gold_messages(case, rng, scene.gold, scene.slots), len(case.messages), rng)
+    return Sample(f"{data_type}_{category}_{i:05d}", data_type, case.expected[0].action, msgs, case.tools, category=category,
+                  subtype=builder, domain=d.name, metadata={'template': scene.shape, 'shape': scene.shape, 'opening': len(case.messages)})
 
 # %% ../nbs/11_training_data.ipynb #08e14073
 PRESETS = {'v3': {'foundation': 21_501, 'behavioral': 3_123, 'categories': 1_538, 'eval_per_category': 100},
            'mini': {'foundation': 400, 'behavioral': 105, 'categories': 60, 'eval_per_category': 5},
            'smoke': {'foundation': 60, 'behavioral': 14, 'categories': 8, 'eval_per_category': 1}}
 
-def make_training_set(data_type:str, n:int, seed:int=0, mix:dict|None=None, subtypes:dict|None=None, skew:dict|None=None) -> list:
-    "`n` samples of `data_type` ('foundation', 'behavioral', 'categories') with exact mix/skew allocation."
+def make_training_set(data_type:str, n:int, seed:int=0, mix:dict|None=None, subtypes:dict|None=None, skew:dict|None=None,
+                      eval_split:str='disjoint') -> list:
+    """`n` samples of `data_type` ('foundation', 'behavioral', 'categories') with exact mix/skew allocation. Training always draws
+    from the train pool; `eval_split` is accepted (and checked) so one setting can be passed to both generators."""
+    if eval_split not in EVAL_SPLITS: raise ValueError(f"unknown eval_split {eval_split!r}; expected one of {EVAL_SPLITS}")
     if data_type == 'foundation':
         counts = allocate(n, normalize_mix(mix or DEFAULT_MIX))
         plan = []

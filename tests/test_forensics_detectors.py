@@ -1,6 +1,6 @@
 """Forensics detectors on hand-labelled positives and negatives (>= 20 each): precision and recall >= 0.9."""
 import yaml
-from aiqarus.forensics import think_action_contradiction, invented_values
+from aiqarus.parse import think_action_contradiction, invented_values   # the definitions forensics (and every stage) uses
 from aiqarus.parse import parse_turn
 from conftest import FIXTURES
 

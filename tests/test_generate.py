@@ -1,4 +1,4 @@
-"""Data generation: byte-identical output for a seed, the v3 volumes and mix, and an LLM-backed run
+"""Data generation: byte-identical output for a seed, the v3 volumes and mix (and computed difficulty), and an LLM-backed run
 killed with SIGKILL against a local server, then resumed: nothing lost, nothing duplicated."""
 import collections, json, os, signal, subprocess, sys, textwrap, time, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +23,12 @@ def test_v3_volumes_and_mix(tmp_path):
     for a, share in target.items(): assert abs(acts[a] / n['foundation'] - share) <= 0.01, (a, acts[a], share)
     cats = collections.Counter(json.loads(l)['category'] for l in open(tmp_path/'eval.jsonl'))
     assert len(cats) == 14 and set(cats.values()) == {100}
+    # difficulty is computed from each case (aiqarus.generate.case_difficulty), not drawn: every label occurs,
+    # and the label and its features come back from the written case alone
+    from aiqarus.generate import case_difficulty
+    evals = [json.loads(l) for l in open(tmp_path/'eval.jsonl')]
+    assert collections.Counter(e['difficulty'] for e in evals).keys() == {'easy', 'medium', 'hard'}
+    assert all(case_difficulty(e) == (e['difficulty'], e['metadata']['difficulty_features']) for e in evals)
 
 def test_overbalanced_mix(tmp_path):
     subprocess.run([AQ, 'generate', '--preset', 'mini', '--type', 'foundation', '--out-dir', str(tmp_path),

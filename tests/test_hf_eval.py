@@ -14,6 +14,6 @@ def test_tiny_qwen3_5_through_the_harness(tmp_path):
     assert r.n_cases == 14
     assert r.model_calls <= max(len(c.expected) for c in cases) + 1
     assert b.generated_tokens > 0
-    recs = [json.loads(l) for l in (tmp_path/'run'/'results.jsonl').read_text().splitlines()]
+    recs = [json.loads(l) for l in (tmp_path/'run'/'scores'/'v1'/'results.jsonl').read_text().splitlines()]
     assert all(rec['turns'][0]['raw'] for rec in recs)        # the raw model text is kept verbatim
-    assert set(json.loads((tmp_path/'run'/'summary.json').read_text())['per_category']) == {c.category for c in cases}
+    assert set(json.loads((tmp_path/'run'/'scores'/'v1'/'summary.json').read_text())['per_category']) == {c.category for c in cases}

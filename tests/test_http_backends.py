@@ -1,5 +1,6 @@
-"""The OpenAI-compatible paths (eval backend and LLM client) against a local server on 127.0.0.1:
-retries on 429 and on a dropped connection, tools passed natively, no internet needed."""
+"""The OpenAI-compatible paths (eval backend and LLM client — one client, `aiqarus.llm.OpenAICompatClient`, on the
+openai SDK) against a local server on 127.0.0.1: retries on 429 and on a dropped connection, tools passed natively,
+no internet needed. More of the client (fail-fast statuses, the wire format, the key) is in test_openai_client.py."""
 import json, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
@@ -10,14 +11,14 @@ from aiqarus.generate import make_case
 
 class Script:
     "What the fake server does on each request, in order; then 'ok' forever."
-    def __init__(self, *steps): self.steps, self.seen = list(steps), []
+    def __init__(self, *steps): self.steps, self.seen, self.headers = list(steps), [], []
 
 def serve(script, reply):
     class H(BaseHTTPRequestHandler):
         def log_message(self, *a): pass
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
-            script.seen.append(body)
+            script.seen.append(body); script.headers.append({k.lower(): v for k, v in self.headers.items()})
             step = script.steps.pop(0) if script.steps else 'ok'
             if step == 'drop':   # close the socket without an HTTP response
                 self.close_connection = True; self.connection.shutdown(2); return
@@ -64,12 +65,14 @@ def test_llm_client_retries_then_gives_up(server):
     assert len(bad.seen) == 3
 
 def test_api_key_comes_from_environment(server, monkeypatch):
-    seen = {}
     script = Script()
     url = server(script, lambda b: {'role': 'assistant', 'content': 'x'})
     monkeypatch.setenv('OPENAI_API_KEY', 'sk-test-not-a-real-key')
-    c = OpenAICompatClient(url)
-    assert c._http().headers['Authorization'] == 'Bearer sk-test-not-a-real-key'
+    assert complete_many(OpenAICompatClient(url), ['hi']) == ['x']
+    assert script.headers[-1]['authorization'] == 'Bearer sk-test-not-a-real-key'    # read when the connection is made
+    monkeypatch.delenv('OPENAI_API_KEY')
+    complete_many(OpenAICompatClient(url), ['hi'])
+    assert script.headers[-1]['authorization'] == 'Bearer no-key'                    # a placeholder for local servers
 
 def test_guardrail_wraps_openai_backend(server):
     from aiqarus.guardrail import GuardrailBackend
