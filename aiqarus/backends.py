@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 from pathlib import Path
 from urllib.parse import urlparse
 from .schema import Case, ToolSpec
+from .config import portable_path
 from .parse import ENTITY_ID, handoff_tool_names, is_handoff_tool
 from .llm import OpenAICompatClient, to_openai_messages, spec_options, run_async
 
@@ -68,7 +69,7 @@ def describe_weights(path, only:str|None=None) -> dict:
         return {'name': str(path), **describe_weights(snap, only)} if snap else {'name': str(path), 'files': {}}
     files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file())
     files = [f for f in files if only is None or f.name == only]
-    return {'path': str(p.resolve()), 'files': {f.name: file_sha256(f) for f in files}}
+    return {'path': portable_path(p), 'files': {f.name: file_sha256(f) for f in files}}
 
 def template_sha256(template) -> str|None:
     "sha256 of a chat template (a Jinja string, or a dict of named templates); `None` when there is none."
@@ -182,7 +183,7 @@ class HFBackend:
         from transformers import AutoTokenizer, AutoModelForCausalLM
         p = Path(model)
         if gguf is None and p.suffix == '.gguf': model, gguf = str(p.parent), p.name
-        self.name, self.max_new_tokens, self.batch_size, self.enable_thinking = f"hf:{model}", max_new_tokens, batch_size, enable_thinking
+        self.name, self.max_new_tokens, self.batch_size, self.enable_thinking = f"hf:{portable_path(model)}", max_new_tokens, batch_size, enable_thinking
         self.model_path, self.gguf, self.adapter, self.steer, self.alpha, self.layer = model, gguf, adapter, steer, alpha, layer
         self.custom_hooks = len(hooks or [])
         kw = {'gguf_file': gguf} if gguf else {}
@@ -196,7 +197,7 @@ class HFBackend:
         m = model_obj if model_obj is not None else AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32 if self.device == 'cpu' else torch.bfloat16, **kw)
         if adapter:
             from peft import PeftModel
-            m = PeftModel.from_pretrained(m, adapter); self.name += f"+{adapter}"
+            m = PeftModel.from_pretrained(m, adapter); self.name += f"+{portable_path(adapter)}"
         self.model = m.to(self.device).eval()
         if steer:
             import torch as _t

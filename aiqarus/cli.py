@@ -216,7 +216,8 @@ def eval_(backend: str = typer.Option('oracle', help="oracle | always_call_tool 
     from aiqarus.generate import CATEGORIES
     if cases and (odd := sorted({c.category for c in cs} - set(CATEGORIES))):
         raise UsageError(f"{cases}: unknown categor{'y' if len(odd) == 1 else 'ies'} {odd}; the eval categories are {sorted(CATEGORIES)}")
-    if dup := sorted(i for i, n in __import__('collections').Counter(c.id for c in cs).items() if n > 1):
+    import collections
+    if dup := sorted(i for i, n in collections.Counter(c.id for c in cs).items() if n > 1):
         raise UsageError(f"{cases}: duplicate case id(s) {dup[:5]}: every case id must be unique")
     if category:
         wanted = {c for arg in category for c in arg.split(',') if c}
@@ -270,6 +271,7 @@ def _eval_suites(names, suite_dir, cases, backend, run_dir, judge, limit, resume
     if bad := [n for n in names if n not in SUITES]: raise UsageError(f"--suite {bad[0]}: unknown; one of {', '.join(SUITES)}")
     s, backend = _s(), _with_default_url(backend)
     base = run_dir or s.runs_dir/re.sub(r'[^A-Za-z0-9_.-]+', '_', backend)
+    run_dir_of = lambda n: base/n if len(names) > 1 or not run_dir else base
     loaded = {}
     for n in names:
         errs = []
@@ -278,12 +280,12 @@ def _eval_suites(names, suite_dir, cases, backend, run_dir, judge, limit, resume
         for e in errs: typer.echo(f"skipped: {e}", err=True)
         if not loaded[n]: raise UsageError(f"--suite {n}: no cases loaded from {suite_dir}")
     if dry_run:
-        for n, cs in loaded.items(): typer.echo(f"eval (dry run): {n}: {len(cs)} cases, backend {backend}, seed {seed} -> {base/n if len(names) > 1 or not run_dir else base}")
+        for n, cs in loaded.items(): typer.echo(f"eval (dry run): {n}: {len(cs)} cases, backend {backend}, seed {seed} -> {run_dir_of(n)}")
         return
     try: b = load_backend(backend)
     except (ValueError, ImportError) as e: raise UsageError(f"--backend {backend}: {e}") from None
     for n, cs in loaded.items():
-        rd = base/n if len(names) > 1 or not run_dir else base
+        rd = run_dir_of(n)
         r = run_eval(cs, b, rd, judge=_judge(judge, rd), resume=resume, seed=seed)
         sm = r.summary
         typer.echo(f"eval {n}: {sm['n']} cases, case accuracy {sm['accuracy']:.1%} [{sm['ci_low']:.1%}, {sm['ci_high']:.1%}] "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'CHOICES', 'find_settings', 'SettingsError', 'Settings', 'load_settings', 'settings', 'code_version',
-           'source_sha']
+           'source_sha', 'portable_path']
 
 # %% ../nbs/00_config.ipynb #2a012ba0
 SETTINGS_FILE = 'settings.ini'
@@ -136,3 +136,12 @@ def source_sha(*modules:str) -> str:
     for m in sorted(modules):
         h.update(m.encode()); h.update((pkg/f"{m}.py").read_bytes())
     return h.hexdigest()[:16]
+
+def portable_path(path) -> str:
+    "`path` as a run directory records it: relative to the project root, `site-packages/…` for an installed package, else as given — never this machine's absolute layout."
+    p = Path(path).expanduser()
+    if not p.is_absolute(): return str(p)
+    p, parts = p.resolve(), p.resolve().parts
+    if 'site-packages' in parts: return str(Path(*parts[parts.index('site-packages'):]))   # an installed package, wherever the venv is
+    try: return str(p.relative_to(settings().root.resolve()))
+    except ValueError: return str(p)

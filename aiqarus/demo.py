@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib, json, random, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-from .config import settings
+from .config import settings, portable_path
 
 # %% auto #0
 __all__ = ['PRESETS', 'SOLVER', 'STAGE_CODE', 'RUN_NAMES', 'WALKTHROUGH', 'PAIRS_POOL', 'DemoConfig', 'Demo', 'stage_data',
@@ -141,7 +141,7 @@ def stage_data(demo:Demo, out:Path) -> dict:
 def stage_base(demo:Demo, out:Path) -> dict:
     "The base model: SmolLM2 from its package, or a tiny Qwen3.5 built from config with a tokenizer trained on the demo data."
     if demo.cfg.model == 'mini':
-        d, g = _base(demo); return {'model': f"{d}/{g}" if g else d, 'line': f"{settings().mini_model} ({g or d})"}
+        d, g = _base(demo); return {'model': portable_path(f"{d}/{g}" if g else d), 'line': f"{settings().mini_model} ({g or d})"}
     from aiqarus.tiny import build_tiny_model
     from aiqarus.schema import read_jsonl, Sample
     samples = read_jsonl(demo.dir/'data'/'train.jsonl', Sample)

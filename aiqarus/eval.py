@@ -240,11 +240,12 @@ def open_run(run_dir, backend, cases:list, seed:int, label:str='', resume:bool=T
         raise RunMismatch(f"{run_dir} holds a run in the old layout (results.jsonl, no run.json raw layer): "
                           "upgrade it with `aiqarus score --upgrade-cases CASES.jsonl` or choose a new run directory")
     run_dir.mkdir(parents=True, exist_ok=True)
-    from aiqarus.config import code_version, settings
+    from aiqarus.config import code_version, settings, portable_path
     write_jsonl(run_dir/CASES_FILE, cases)
     S = settings()
     meta = {**ident, 'label': label or ident['backend'].get('name', ''), 'code': code_version(), 'started': _now(), 'sessions': [],
-            'settings': {k: (list(v) if isinstance(v, tuple) else str(v)) for k, v in vars(S).items() if k not in ('root', 'source')}}
+            'settings': {k: list(v) if isinstance(v, tuple) else portable_path(v) if isinstance(v, Path) else str(v)
+                         for k, v in vars(S).items() if k not in ('root', 'source', 'sources')}}
     _write_json(meta_p, meta)
     return meta
 
@@ -351,8 +352,8 @@ def run_eval(cases:list, backend, run_dir, judge=None, resume:bool=True, seed:in
     if st['new_turns'] or not score_versions(run_dir):
         meta['sessions'].append({'started': _now(), 'seconds': round(total, 2), **st}); _write_json(run_dir/RUN_FILE, meta)
     latest = score_versions(run_dir)
-    fresh = latest and not st['new_turns'] and json.loads((run_dir/'scores'/f"v{latest[-1]}"/'score.json').read_text()).get('scorer') == scorer_version() \
-        and json.loads((run_dir/'scores'/f"v{latest[-1]}"/'score.json').read_text()).get('judge') == getattr(judge, 'name', 'none')
+    last = json.loads((run_dir/'scores'/f"v{latest[-1]}"/'score.json').read_text()) if latest else {}
+    fresh = latest and not st['new_turns'] and last.get('scorer') == scorer_version() and last.get('judge') == getattr(judge, 'name', 'none')
     n = latest[-1] if fresh else score_run(run_dir, judge)
     summary = json.loads((run_dir/'scores'/f"v{n}"/'summary.json').read_text())
     return EvalRun(run_dir, len(cases), st['new_cases'], st['model_calls'], st['new_turns'], st['backend_s'], time.perf_counter() - t0, summary, n)

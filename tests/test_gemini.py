@@ -11,7 +11,7 @@ from aiqarus.llm_generate import GEN_SCHEMA, make_plan, generate_with_llm, read_
 
 pytest.importorskip('google.genai')
 
-KEY = 'AIza-aiqarus-TEST-KEY-7f3c9e1d-never-log-me'
+KEY = 'zq7-fake-gemini-key-7f3c9e1d-never-log-me'   # a made-up value, shaped like no real key
 MODEL = 'gemini-test'
 
 def candidate(text, finish='STOP', **kw):
