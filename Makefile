@@ -9,7 +9,7 @@ CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 EXTRAS ?= dev
 
-.PHONY: install demo smoke test test-nbs test-py check-export clean lab
+.PHONY: server install demo smoke test test-nbs test-py check-export clean lab
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,13 +39,21 @@ check-export: install
 	  echo "nbdev-export changed aiqarus/: the library was out of sync with nbs/ (edit the notebooks, then export)"; exit 1; fi
 	@rm -rf .export-check; echo "nbdev-export: aiqarus/ in sync with nbs/"
 
-test-nbs: install
+test-nbs: install server
 	$(BIN)/nbdev-test --n-workers 2 --timing
 
-test-py: install
+test-py: install server
 	$(BIN)/python -m pytest tests
 
 test: check-export test-nbs test-py
+
+# llama.cpp's OpenAI-compatible server (`aiqarus serve`, scripts/llm_generation.sh): builds from source, ~8 min on 2 cores.
+SERVER_STAMP := $(VENV)/.installed-server
+$(SERVER_STAMP): pyproject.toml | $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q $(PIP_C) -e ".[server]"
+	@touch $@
+
+server: $(SERVER_STAMP)
 
 # JupyterLab with the clarification_loop walkthrough open (the notebooks' front door).
 lab:

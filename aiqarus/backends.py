@@ -12,15 +12,16 @@ from typing import Protocol, runtime_checkable
 from pathlib import Path
 from urllib.parse import urlparse
 from .schema import Case, ToolSpec
-from .config import portable_path
+from .config import portable_path, file_sha256
 from .parse import ENTITY_ID, handoff_tool_names, is_handoff_tool
 from .llm import OpenAICompatClient, to_openai_messages, spec_options, run_async
 
 # %% auto #0
-__all__ = ['WEIGHT_SUFFIXES', 'OPENAI_TOOL_NAME', 'SCRIPTED', 'MODEL_BACKENDS', 'Request', 'Backend', 'file_sha256',
-           'describe_weights', 'template_sha256', 'backend_identity', 'oracle_calls', 'oracle_text', 'OracleBackend',
-           'AlwaysCallToolBackend', 'to_template_messages', 'chat_template_named', 'HFBackend', 'decoder_layers',
-           'add_steering', 'VLLMBackend', 'ToolNameMap', 'OpenAIBackend', 'load_backend']
+__all__ = ['WEIGHT_SUFFIXES', 'OPENAI_TOOL_NAME', 'SCRIPTED', 'MODEL_BACKENDS', 'Request', 'Backend', 'describe_weights',
+           'template_sha256', 'backend_identity', 'oracle_calls', 'oracle_text', 'OracleBackend',
+           'AlwaysCallToolBackend', 'to_template_messages', 'chat_template_named', 'render_prompt', 'keep_think_prefix',
+           'HFBackend', 'decoder_layers', 'add_steering', 'VLLMBackend', 'ToolNameMap', 'OpenAIBackend',
+           'LlamaCppBackend', 'load_backend']
 
 # %% ../nbs/21_backends.ipynb #f5df63d9
 @dataclass
@@ -39,20 +40,6 @@ class Backend(Protocol):
 
 # %% ../nbs/21_backends.ipynb #d7b2e915
 WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.gguf', '.pt')
-_SHA256_CACHE = {}     # (resolved path, size, mtime_ns) -> hex digest
-
-def file_sha256(path) -> str:
-    "The sha256 of a file, remembered by (path, size, modification time) so a big checkpoint is read once per process."
-    p = Path(path).resolve()
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _SHA256_CACHE:
-        h = hashlib.sha256()
-        with open(p, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-        _SHA256_CACHE[key] = h.hexdigest()
-    return _SHA256_CACHE[key]
-
 def _hub_snapshot(repo_id:str) -> str|None:
     "The local cache folder of a hub model, if it has been downloaded (never downloads)."
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id): return None
@@ -173,6 +160,15 @@ def chat_template_named(name:str) -> str:
         raise ValueError(f"unknown chat template {name!r}; shipped: {', '.join(have)}")
     return p.read_text()
 
+def render_prompt(tok, r:'Request', enable_thinking:bool=True) -> str:
+    "The prompt text of `r` under `tok`'s chat template, with `r`'s tools: every local backend renders it here, so they all see one prompt."
+    return tok.apply_chat_template(to_template_messages(r.messages), tools=r.tools or None, add_generation_prompt=True,
+                                   tokenize=False, enable_thinking=enable_thinking)
+
+def keep_think_prefix(prompt:str, text:str) -> str:
+    "A prompt ending in '<think>' opened the think block itself: the output gets the tag back, so it parses like any other."
+    return ('<think>\n' + text) if prompt.rstrip().endswith('<think>') and '<think>' not in text else text
+
 class HFBackend:
     "transformers causal LM: batched greedy generation through the tokenizer's chat template."
     spec = None
@@ -207,9 +203,7 @@ class HFBackend:
         self.handles = [h for f in (hooks or []) for h in f(self.model)]
         self.generated_tokens = 0
 
-    def prompt(self, r:Request) -> str:
-        return self.tok.apply_chat_template(to_template_messages(r.messages), tools=r.tools or None, add_generation_prompt=True,
-                                            tokenize=False, enable_thinking=self.enable_thinking)
+    def prompt(self, r:Request) -> str: return render_prompt(self.tok, r, self.enable_thinking)
 
     def generate(self, requests):
         "Greedy outputs for `requests`, in order; batches are formed from prompts of similar length (a batch costs as much as its longest prompt)."
@@ -238,7 +232,7 @@ class HFBackend:
         for stop in self.stop:
             if stop in text: text = text.split(stop)[0]
         if self.tok.pad_token: text = text.replace(self.tok.pad_token, '')
-        return ('<think>\n' + text) if prompt.rstrip().endswith('<think>') and '<think>' not in text else text
+        return keep_think_prefix(prompt, text)
 
     def describe(self) -> dict:
         "Spec, weights and adapter with their sha256, the greedy decoding settings, and the chat template actually rendered."
@@ -288,11 +282,9 @@ class VLLMBackend:
             self.lora = LoRARequest('adapter', 1, adapter)
 
     def generate(self, requests):
-        prompts = [self.tok.apply_chat_template(to_template_messages(r.messages), tools=r.tools or None, add_generation_prompt=True,
-                                                tokenize=False, enable_thinking=self.enable_thinking) for r in requests]
+        prompts = [render_prompt(self.tok, r, self.enable_thinking) for r in requests]
         outs = self.llm.generate(prompts, self.params, lora_request=self.lora, use_tqdm=False)
-        return [('<think>\n' + o.outputs[0].text) if p.rstrip().endswith('<think>') and '<think>' not in o.outputs[0].text else o.outputs[0].text
-                for p, o in zip(prompts, outs)]
+        return [keep_think_prefix(p, o.outputs[0].text) for p, o in zip(prompts, outs)]
 
     def describe(self) -> dict:
         "Spec, weights and adapter with their sha256, the sampling settings, and the chat template rendered here."
@@ -383,9 +375,53 @@ class OpenAIBackend:
                           'reasoning': 're-embedded as <think> in content'},
                          None, api_key_env=c.api_key_env, limits=c.limits.describe())
 
+# %% ../nbs/21_backends.ipynb #9426ea62
+class LlamaCppBackend:
+    "A GGUF on llama.cpp's server: `hf:`'s prompt text to `/v1/completions`, greedy, one request at a time."
+    spec = None
+    def __init__(self, model:str, max_new_tokens:int=256, chat_template:str|None=None, enable_thinking:bool=True,
+                 n_ctx:int=4096, n_threads:int|None=None, tokenizer=None, server=None):
+        from aiqarus.serve import LlamaServer
+        p = Path(model)
+        if p.suffix != '.gguf': raise ValueError(f"llamacpp backend needs a .gguf file, got {model!r}")
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+            tokenizer = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+        self.tok, self.max_new_tokens, self.enable_thinking, self.model_path = tokenizer, max_new_tokens, enable_thinking, p
+        if chat_template: self.tok.chat_template = chat_template if '{' in chat_template else chat_template_named(chat_template)
+        self.stop = sorted({self.tok.eos_token, '<|im_end|>', '<|endoftext|>'} - {None})
+        self.server = server or LlamaServer(p, n_ctx=n_ctx, n_threads=n_threads)
+        self.name, self.client, self.generated_tokens = f"llamacpp:{portable_path(p)}", None, 0
+
+    def prompt(self, r:Request) -> str: return render_prompt(self.tok, r, self.enable_thinking)
+
+    def _connect(self):
+        if self.client is None:
+            import atexit
+            if self.server.proc is None: self.server.start(); atexit.register(self.server.stop)
+            self.client = OpenAICompatClient(self.server.base_url, model=self.server.alias, concurrency=1)
+        return self.client
+
+    def generate(self, requests):
+        c, prompts = self._connect(), [self.prompt(r) for r in requests]
+        async def wave():
+            try: return await asyncio.gather(*(c.atext(p, self.max_new_tokens, self.stop, 0.0) for p in prompts))
+            finally: await c.aclose()
+        outs = run_async(wave)
+        self.generated_tokens += sum(len(self.tok(t, add_special_tokens=False)['input_ids']) for t, _ in outs)
+        return [keep_think_prefix(p, t) for p, (t, _) in zip(prompts, outs)]
+
+    def close(self): self.server.stop(); self.client = None
+
+    def describe(self) -> dict:
+        "Spec, the GGUF's sha256, greedy decoding, the server's settings, and the chat template rendered here."
+        decoding = {'max_new_tokens': self.max_new_tokens, 'do_sample': False, 'temperature': 0.0, 'enable_thinking': self.enable_thinking,
+                    'stop': self.stop, 'prompt': 'hf chat template text, tokenized by llama.cpp (special tokens parsed, no BOS added)', 'n_ctx': self.server.n_ctx, 'n_threads': self.server.n_threads}
+        return _describe(self, describe_weights(self.model_path), None, decoding, self.tok.chat_template, server={k: v for k, v in self.server.describe().items() if k != 'sha256'})
+
 # %% ../nbs/21_backends.ipynb #e50c6f99
 SCRIPTED = {'oracle': OracleBackend, 'always_call_tool': AlwaysCallToolBackend}
-MODEL_BACKENDS = {'hf': HFBackend, 'vllm': VLLMBackend, 'openai': OpenAIBackend}
+MODEL_BACKENDS = {'hf': HFBackend, 'vllm': VLLMBackend, 'openai': OpenAIBackend, 'llamacpp': LlamaCppBackend}
 
 def load_backend(spec:str, **kw) -> Backend:
     "A backend from its spec string (see above); `kw` override the spec's options. Unknown options are a `ValueError`."
@@ -396,6 +432,6 @@ def load_backend(spec:str, **kw) -> Backend:
         if kind == 'openai' and not urlparse(target).scheme: raise ValueError(f"openai backend needs a URL, got {target!r}")
         cls = MODEL_BACKENDS[kind]
         b = cls(target, **spec_options(q, cls, f"{kind}:", kw))
-    else: raise ValueError(f"unknown backend {spec!r}: use oracle, always_call_tool, hf:PATH, vllm:MODEL or openai:URL")
+    else: raise ValueError(f"unknown backend {spec!r}: use oracle, always_call_tool, hf:PATH, vllm:MODEL, openai:URL or llamacpp:FILE.gguf")
     b.spec = spec
     return b

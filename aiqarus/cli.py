@@ -39,7 +39,7 @@ def _with_default_url(spec:str) -> str:
 
 # %% auto #0
 __all__ = ['app', 'STAGES', 'UsageError', 'not_built', 'llm_spec', 'settings', 'parse', 'agreement', 'parse_mix', 'generate',
-           'qa', 'eval_', 'score', 'report', 'forensics', 'readme', 'train', 'pairs', 'demo', 'probe', 'bench',
+           'qa', 'eval_', 'score', 'report', 'forensics', 'readme', 'train', 'pairs', 'demo', 'probe', 'serve', 'bench',
            'register_pending', 'main', 'quiet_third_party', 'click_exceptions']
 
 # %% ../nbs/95_cli.ipynb #4be919a6
@@ -97,6 +97,7 @@ def generate(preset: str = typer.Option('mini', help="mini | v3 | smoke"),
              mix: str = typer.Option('', help="foundation action mix, e.g. call_tool=30,answer_directly=15,clarify=28,escalate=17,refuse=10"),
              backend: str = typer.Option(None, help="offline | gemini:MODEL | openai:URL?model=NAME (default: the generator_backend / generator_model settings)"),
              n: int = typer.Option(0, help="LLM backends: samples to generate (default: the preset's foundation count)"),
+             max_tokens: int = typer.Option(3000, help="LLM backends: token limit per generated conversation (a reply cut there is closed and kept for QA to judge)"),
              seed: int = typer.Option(None, help="seed (default: settings.seed)"),
              dry_run: bool = typer.Option(False, help="print what would be generated and where, and stop")):
     "Generate training data and the eval set."
@@ -114,7 +115,7 @@ def generate(preset: str = typer.Option('mini', help="mini | v3 | smoke"),
     if backend != 'offline':
         from aiqarus.llm_generate import make_plan, generate_with_llm
         t = 'foundation' if type == 'all' else type
-        c = generate_with_llm(_llm(backend, '--backend'), make_plan(n or P['foundation'], t, m, seed), out_dir/'llm')
+        c = generate_with_llm(_llm(backend, '--backend'), make_plan(n or P['foundation'], t, m, seed), out_dir/'llm', max_tokens=max_tokens)
         return typer.echo(f"generate: {c} -> {out_dir/'llm'}")
     from aiqarus.generate import make_split
     kinds = ('foundation', 'behavioral', 'categories', 'eval', 'pairs', 'dev', 'test')
@@ -140,7 +141,7 @@ def qa(data_dir: Path = typer.Argument(..., help="directory with foundation/beha
     from aiqarus.qa import run_qa, diversity_report, LLMRubric
     CASE_FILES = ('eval.jsonl', 'pairs.jsonl', 'dev.jsonl', 'test.jsonl')          # eval cases, not training samples
     files = [p for p in sorted(Path(data_dir).glob('*.jsonl')) if p.name not in CASE_FILES] + sorted(Path(data_dir).glob('llm/shard-*.jsonl'))
-    if not files: raise typer.BadParameter(f"no training JSONL files in {data_dir}")
+    if not files: raise UsageError(f"qa {data_dir}: no training JSONL files (nor llm/shard-*.jsonl)")
     samples = [x for f in files for x in read_jsonl(f, Sample)]
     rb = None
     if rubric:
@@ -168,7 +169,8 @@ def qa(data_dir: Path = typer.Argument(..., help="directory with foundation/beha
                    f"{div.get('eval_distinct_masked_first_user_turns')}; fewest request shapes in an eval category: "
                    f"{min((div.get('shapes_per_category_eval') or {0: 0}).values())}")
     else: typer.echo('train-eval leakage: not checked (no eval.jsonl)')
-    if fluency and div.get('fluency'):
+    if fluency and div.get('fluency') and div['fluency']['scored'] == 0: typer.echo('fluency: no sentence to score (no sample passed QA)')
+    elif fluency and div.get('fluency'):
         f = div['fluency']; typer.echo(f"fluency (SmolLM2 perplexity of sampled sentences): median {f['median']:.1f}, p95 {f['p95']:.1f}; worst: {f['worst'][:3]}")
 
 # %% ../nbs/95_cli.ipynb #12795153
@@ -472,6 +474,26 @@ def probe(model: str = typer.Option(..., help="model dir, .gguf path, or smollm2
     for r in res: typer.echo(f"layer {r['layer']:2d}: probe accuracy {r['accuracy']:.2f} (baseline {r['baseline']:.2f})")
     typer.echo(f"probe: best layer {best['layer']}; steering vector -> {out/'clarify_vs_call_tool.pt'}; chart -> {fig}")
 
+# %% ../nbs/95_cli.ipynb #16d567cf
+@app.command()
+def serve(model: str = typer.Argument('smollm2', help=".gguf path, or smollm2"), port: int = typer.Option(None, help="default: a free port"),
+          n_ctx: int = typer.Option(4096), log: Path = typer.Option(None, help="server log (default: a temporary file)")):
+    "llama.cpp's OpenAI-compatible server for one GGUF on 127.0.0.1, until Ctrl-C; prints the spec the other commands take."
+    import signal, sys, time
+    from aiqarus.sft import resolve_model
+    from aiqarus.serve import LlamaServer, ServerFailed
+    d, g = resolve_model(model)
+    if not g: raise UsageError(f"serve {model}: not a .gguf file (or smollm2)")
+    try: srv = LlamaServer(Path(d)/g, port=port, n_ctx=n_ctx, log=log).start()
+    except (FileNotFoundError, ServerFailed) as e: raise UsageError(f"serve {model}: {e}") from None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))          # `kill` stops the server too (the finally below)
+    typer.echo(f"serving {g} on {srv.base_url} (log {srv.log}); spec: {srv.spec()}")
+    try:
+        while srv.proc.poll() is None: time.sleep(0.5)
+        raise UsageError(f"serve {model}: the server exited with {srv.proc.returncode} (log {srv.log})")
+    except KeyboardInterrupt: pass
+    finally: srv.stop()
+
 # %% ../nbs/95_cli.ipynb #ae1a1fba
 @app.command()
 def bench(what: str = typer.Argument(..., help="harness | report | sft-tokens | generate"), n_per_category: int = typer.Option(100), judge: str = typer.Option('rule')):
@@ -570,7 +592,7 @@ def _bench_sft_tokens(n:int=2000, timed:int=16, batch:int=4, max_length:int=3072
 
 # %% ../nbs/95_cli.ipynb #f9325182
 def _bench_generate(n:int=16, new_tokens:int=48, model:str='smollm2'):
-    "Generation tokens/s of the hf: backend on SmolLM2, batched vs one conversation at a time, same prompts, one run."
+    "Generation tokens/s on SmolLM2, same prompts, one run: hf: batched and one at a time, and llamacpp: where the server is installed."
     import time, torch
     from aiqarus.sft import resolve_model, HERMES_THINK
     from aiqarus.backends import HFBackend, Request
@@ -587,7 +609,18 @@ def _bench_generate(n:int=16, new_tokens:int=48, model:str='smollm2'):
         return b.generated_tokens / dt, dt
     (tb, db), (t1, d1) = timed(n), timed(1)
     typer.echo(f"bench generate ({model}, {n} prompts, {new_tokens} new tokens each, {torch.get_num_threads()} threads): "
-               f"batched {tb:.0f} tok/s ({db:.1f}s), one at a time {t1:.0f} tok/s ({d1:.1f}s), ratio {tb / t1:.1f}x")
+               f"hf batched {tb:.0f} tok/s ({db:.1f}s), hf one at a time {t1:.0f} tok/s ({d1:.1f}s), ratio {tb / t1:.1f}x")
+    from aiqarus.serve import have_llama_server
+    if not have_llama_server(): return typer.echo("bench generate: llamacpp not measured (llama-cpp-python[server] not installed: make server)")
+    from aiqarus.backends import LlamaCppBackend
+    lb = LlamaCppBackend(str(Path(d)/g), max_new_tokens=new_tokens, chat_template=HERMES_THINK, tokenizer=b.tok)
+    try:
+        lb.generate(reqs[:2]); lb.generated_tokens = 0                                # warm-up (and the server's start)
+        t0 = time.perf_counter(); lb.generate(reqs); dl = time.perf_counter() - t0
+    finally: lb.close()
+    tl = lb.generated_tokens / dl
+    typer.echo(f"bench generate: llamacpp (server, one request at a time, {lb.server.n_threads} threads) {tl:.0f} tok/s ({dl:.1f}s, "
+               f"{lb.generated_tokens} tokens: it stops at end of turn); llamacpp / hf batched {tl / tb:.1f}x")
 
 # %% ../nbs/95_cli.ipynb #d15fc338
 _PENDING = {}

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'CHOICES', 'find_settings', 'SettingsError', 'Settings', 'load_settings', 'settings', 'code_version',
-           'source_sha', 'portable_path']
+__all__ = ['SETTINGS_FILE', 'CHOICES', 'find_settings', 'SettingsError', 'Settings', 'load_settings', 'settings', 'file_sha256',
+           'code_version', 'source_sha', 'portable_path']
 
 # %% ../nbs/00_config.ipynb #2a012ba0
 SETTINGS_FILE = 'settings.ini'
@@ -114,6 +114,20 @@ def settings(reload:bool=False) -> Settings:
 
 # %% ../nbs/00_config.ipynb #6fd28a21
 import hashlib, subprocess
+
+_SHA256_CACHE = {}     # (resolved path, size, mtime_ns) -> hex digest
+
+def file_sha256(path) -> str:
+    "The sha256 of a file, remembered by (path, size, modification time) so a big checkpoint is read once per process."
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _SHA256_CACHE:
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+        _SHA256_CACHE[key] = h.hexdigest()
+    return _SHA256_CACHE[key]
 
 def _package_dir() -> Path:
     import aiqarus

@@ -11,10 +11,10 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 # %% auto #0
-__all__ = ['OPENAI_MESSAGE_KEYS', 'LOCAL_API_KEY', 'GEMINI_BLOCKED', 'LLMClient', 'RetryableLLMError', 'LLMRequestError',
-           'parse_json_reply', 'RateLimiter', 'with_retries', 'CallLimits', 'to_openai_messages', 'OpenAICompatClient',
-           'TruncatedReply', 'BlockedReply', 'gemini_reply_text', 'GeminiClient', 'spec_options', 'load_llm',
-           'run_async', 'complete_many']
+__all__ = ['OPENAI_MESSAGE_KEYS', 'LOCAL_API_KEY', 'JSON_MODES', 'GEMINI_BLOCKED', 'LLMClient', 'RetryableLLMError',
+           'LLMRequestError', 'parse_json_reply', 'RateLimiter', 'with_retries', 'CallLimits', 'to_openai_messages',
+           'OpenAICompatClient', 'TruncatedReply', 'BlockedReply', 'gemini_reply_text', 'GeminiClient', 'spec_options',
+           'load_llm', 'run_async', 'complete_many']
 
 # %% ../nbs/05_llm.ipynb #5d1ac16e
 @runtime_checkable
@@ -121,6 +121,10 @@ def to_openai_messages(messages:list) -> list:
 
 # %% ../nbs/05_llm.ipynb #064964d3
 LOCAL_API_KEY = 'no-key'   # sent when the key variable is unset: local servers want a bearer token, not a real one
+# How a JSON Schema for the reply goes on the wire: the Chat Completions API's `json_schema` (OpenAI, vLLM, llama.cpp's
+# own llama-server), or the `json_object`-with-`schema` form that llama-cpp-python's server reads (it knows no other).
+JSON_MODES = {'json_schema': lambda s: {'type': 'json_schema', 'json_schema': {'name': 'out', 'schema': s}},
+              'json_object': lambda s: {'type': 'json_object', 'schema': s}}
 
 def _one_line(text, key_env:str|None=None, limit:int=300) -> str:
     "`text` on one line, at most `limit` characters, with the key held in `key_env` masked."
@@ -145,8 +149,10 @@ def _sdk_detail(e) -> str:
 class OpenAICompatClient:
     "Chat completions on an OpenAI-compatible server through the official `openai` SDK, within one `CallLimits`."
     def __init__(self, base_url:str, model:str='default', api_key_env:str='OPENAI_API_KEY', temperature:float=0.0, concurrency:int=8,
-                 rpm:float|None=None, timeout:float=120.0, max_retries:int=6, backoff:float=1.0, max_wait:float=60.0):
-        self.base_url, self.model, self.api_key_env = base_url.rstrip('/'), model, api_key_env
+                 rpm:float|None=None, timeout:float=120.0, max_retries:int=6, backoff:float=1.0, max_wait:float=60.0,
+                 json_mode:str='json_schema'):
+        if json_mode not in JSON_MODES: raise ValueError(f"json_mode={json_mode!r}: one of {', '.join(JSON_MODES)}")
+        self.base_url, self.model, self.api_key_env, self.json_mode = base_url.rstrip('/'), model, api_key_env, json_mode
         self.temperature, self.timeout, self.name = temperature, timeout, f"openai:{base_url.rstrip('/')}?model={model}"
         self.limits = CallLimits(concurrency, rpm, max_retries, backoff, max_wait)
         self._sdk = _PerLoop(self._connect)
@@ -161,6 +167,10 @@ class OpenAICompatClient:
     async def achat(self, messages:list, tools:list|None=None, max_tokens:int=2048, temperature:float|None=None,
                     response_format:dict|None=None) -> dict:
         "The reply message as a dict (`content`, `tool_calls`, and `reasoning_content` where the server sends one)."
+        return (await self._achat(messages, tools, max_tokens, temperature, response_format))[0]
+
+    async def _achat(self, messages, tools=None, max_tokens=2048, temperature=None, response_format=None) -> tuple:
+        "`(message dict, finish_reason)` of the first choice."
         import openai
         body = {'model': self.model, 'messages': to_openai_messages(messages), 'max_tokens': max_tokens,
                 'temperature': self.temperature if temperature is None else temperature}
@@ -172,14 +182,32 @@ class OpenAICompatClient:
             except openai.APIConnectionError as e: err = RetryableLLMError(f"{self.name}: {type(e).__name__} (connection or timeout)")
             else:
                 if not r.choices: raise LLMRequestError(f"{self.name}: the reply has no choices")
-                return r.choices[0].message.model_dump(exclude_none=True)
+                return r.choices[0].message.model_dump(exclude_none=True), r.choices[0].finish_reason
             raise err    # raised outside the handler: one line, no chained SDK traceback
         return await self.limits.run(once)
 
     async def acomplete(self, prompt, system=None, json_schema=None, max_tokens=2048, temperature=None) -> str:
         msgs = ([{'role': 'system', 'content': system}] if system else []) + [{'role': 'user', 'content': prompt}]
-        fmt = {'type': 'json_schema', 'json_schema': {'name': 'out', 'schema': json_schema}} if json_schema else None
-        return (await self.achat(msgs, max_tokens=max_tokens, temperature=temperature, response_format=fmt)).get('content') or ''
+        fmt = JSON_MODES[self.json_mode](json_schema) if json_schema else None
+        msg, finish = await self._achat(msgs, max_tokens=max_tokens, temperature=temperature, response_format=fmt)
+        text = msg.get('content') or ''
+        if finish == 'length': raise TruncatedReply(f"{self.name}: reply cut at max_tokens={max_tokens} after {len(text)} characters", text, 'length')
+        return text
+
+    async def atext(self, prompt, max_tokens:int=256, stop:list|None=None, temperature:float|None=None) -> tuple:
+        "`(text, finish_reason)` of a plain completion (`/v1/completions`) of `prompt`: text, or token ids the caller rendered itself."
+        import openai
+        body = {'model': self.model, 'prompt': prompt, 'max_tokens': max_tokens,
+                'temperature': self.temperature if temperature is None else temperature, **({'stop': stop} if stop else {})}
+        async def once():
+            try: r = await self._sdk.get().completions.create(**body)
+            except openai.APIStatusError as e: err = _status_error(self.name, e.status_code, _sdk_detail(e), self.api_key_env)
+            except openai.APIConnectionError as e: err = RetryableLLMError(f"{self.name}: {type(e).__name__} (connection or timeout)")
+            else:
+                if not r.choices: raise LLMRequestError(f"{self.name}: the reply has no choices")
+                return r.choices[0].text or '', r.choices[0].finish_reason
+            raise err
+        return await self.limits.run(once)
 
     async def aclose(self):
         "Close the connections made on the running loop (`complete_many` and the eval backend do this for you)."
@@ -189,7 +217,7 @@ class OpenAICompatClient:
     def describe(self) -> dict:
         "Who answers and how, for a run directory: the variable the key is read from, never the key."
         return {'name': self.name, 'base_url': self.base_url, 'model': self.model, 'api_key_env': self.api_key_env,
-                'temperature': self.temperature, 'timeout': self.timeout, **self.limits.describe()}
+                'temperature': self.temperature, 'json_mode': self.json_mode, 'timeout': self.timeout, **self.limits.describe()}
 
 # %% ../nbs/05_llm.ipynb #51a0825f
 class TruncatedReply(LLMRequestError):

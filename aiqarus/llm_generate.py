@@ -31,10 +31,21 @@ def make_plan(n:int, data_type:str='foundation', mix:dict|None=None, seed:int=0)
                      'tools': [t.to_dict() for t in d.tools()]})
     return plan
 
-GEN_SCHEMA = {'type': 'object', 'required': ['messages'], 'properties': {'messages': {'type': 'array', 'items': {'type': 'object',
-    'required': ['role', 'content'], 'properties': {'role': {'type': 'string', 'enum': ['system', 'user', 'assistant', 'tool']}, 'content': {'type': 'string'},
-    'think': {'type': 'string'}, 'tool_calls': {'type': 'array', 'items': {'type': 'object', 'required': ['name', 'arguments'],
-    'properties': {'name': {'type': 'string'}, 'arguments': {'type': 'object'}}}}}}}}}
+_MESSAGE = {'type': 'object', 'required': ['role', 'content'], 'properties': {
+    'role': {'type': 'string', 'enum': ['system', 'user', 'assistant', 'tool']},
+    'content': {'type': 'string', 'maxLength': 800}, 'think': {'type': 'string', 'maxLength': 500},   # a turn, not an essay
+    'tool_calls': {'type': 'array', 'items': {'type': 'object', 'required': ['name', 'arguments'],
+                                              'properties': {'name': {'type': 'string'}, 'arguments': {'type': 'object'}}}}}}
+def _role(r): return {**_MESSAGE, 'properties': {**_MESSAGE['properties'], 'role': {'type': 'string', 'enum': [r]}}}
+# The conversation's shape, by position: an action at once (system, user, assistant), a tool call with its result and the
+# answer (+ tool, assistant), or a question and the user's reply (+ user, assistant). A server that turns the schema into
+# a grammar (llama.cpp) then cannot return a conversation without the agent's turn, which a small model otherwise does
+# (12 of 12 for SmolLM2-135M with a plain array). Tuples, not prefixItems + items: llama-cpp-python's converter reads
+# `items` first and would drop the order.
+_SHAPES = (('system', 'user', 'assistant'), ('system', 'user', 'assistant', 'tool', 'assistant'),
+           ('system', 'user', 'assistant', 'user', 'assistant'))
+GEN_SCHEMA = {'type': 'object', 'required': ['messages'], 'properties': {'messages': {
+    'anyOf': [{'type': 'array', 'prefixItems': [_role(r) for r in shape], 'minItems': len(shape), 'items': False} for shape in _SHAPES]}}}
 
 def gen_prompt(item:dict) -> str:
     "What the generator model is asked for one plan item."
@@ -74,7 +85,8 @@ def done_ids(out_dir) -> set:
 class GenerationAborted(RuntimeError):
     "The generator stopped answering (transport errors): nothing half-written, the samples so far kept, a rerun resumes."
 
-def generate_with_llm(client, plan:list, out_dir, shard_size:int=500, progress:bool=True, temperature:float=0.7, max_consecutive_failures:int=3) -> dict:
+def generate_with_llm(client, plan:list, out_dir, shard_size:int=500, progress:bool=True, temperature:float=0.7, max_consecutive_failures:int=3,
+                      max_tokens:int=3000) -> dict:
     "Fill `plan` with samples from `client` (at `temperature`, for variety) into `out_dir` shards; resumable. Returns counts. Transport failures are not rejections: they are retried by a rerun, and stop the run when they persist."
     from tqdm.auto import tqdm
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +99,7 @@ def generate_with_llm(client, plan:list, out_dir, shard_size:int=500, progress:b
     failures = {'consecutive': 0, 'last': ''}
     async def one(i, it):
         try:
-            reply = await client.acomplete(gen_prompt(it), json_schema=GEN_SCHEMA, max_tokens=3000, temperature=temperature)
+            reply = await client.acomplete(gen_prompt(it), json_schema=GEN_SCHEMA, max_tokens=max_tokens, temperature=temperature)
             s = sample_from_reply(it, reply)
         except TruncatedReply as e:              # cut at the token limit: closed and kept, so QA rejects it with its reason
             try:

@@ -371,6 +371,7 @@ def fluency_report(items:list, n:int=400, seed:int=0, worst:int=20, model:str='s
     seen = user_sentences(items)
     keys = sorted(seen)
     pick = sorted(random.Random(seed).sample(keys, n)) if len(keys) > n else keys
+    if not pick: return {'model': model, 'sentences': 0, 'scored': 0, 'median': None, 'p95': None, 'worst': []}   # nothing passed QA
     ppl = (scorer or (lambda xs: sentence_perplexity(xs, model)))([seen[k] for k in pick])
     srt = sorted(ppl)
     return {'model': model, 'sentences': len(keys), 'scored': len(pick), 'median': round(statistics.median(srt), 1),

@@ -119,3 +119,8 @@ def test_rubric_that_cannot_answer_stops_qa(tmp_path):
         assert len(hits) == 1 and 'rubric rejected' not in r.stdout
         assert _tree(tmp_path/'data') == before
     finally: srv.shutdown()
+
+def test_serve_refuses_what_is_no_gguf_and_qa_an_empty_dir(tmp_path):
+    assert_user_error(run(['serve', str(tmp_path/'model.bin')]), 'serve', 'not a .gguf file')
+    assert_user_error(run(['serve', str(tmp_path/'missing.gguf')]), 'serve', 'not a .gguf file')
+    assert_user_error(run(['qa', str(tmp_path)]), 'no training JSONL files')
