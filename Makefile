@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 EXTRAS ?= dev
+SERVER ?= server
 
 .PHONY: server install demo smoke test test-nbs test-py check-export clean lab
 
@@ -39,17 +40,18 @@ check-export: install
 	  echo "nbdev-export changed aiqarus/: the library was out of sync with nbs/ (edit the notebooks, then export)"; exit 1; fi
 	@rm -rf .export-check; echo "nbdev-export: aiqarus/ in sync with nbs/"
 
-test-nbs: install server
+test-nbs: install $(SERVER)
 	$(BIN)/nbdev-test --n-workers 2 --timing
 
-test-py: install server
+test-py: install $(SERVER)
 	$(BIN)/python -m pytest tests
 
 test: check-export test-nbs test-py
 
-# llama.cpp's OpenAI-compatible server (`aiqarus serve`, scripts/llm_generation.sh): builds from source, ~8 min on 2 cores.
+# llama.cpp's OpenAI-compatible server (`aiqarus serve`, scripts/llm_generation.sh): builds from source, ~9 min on 2 cores.
+# `make test` builds it once, so the real-server tests run; `make test-py SERVER=` skips the build (those tests then skip).
 SERVER_STAMP := $(VENV)/.installed-server
-$(SERVER_STAMP): pyproject.toml | $(STAMP)
+$(SERVER_STAMP): pyproject.toml $(wildcard constraints.txt) | $(STAMP)
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q $(PIP_C) -e ".[server]"
 	@touch $@
 

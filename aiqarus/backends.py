@@ -15,13 +15,14 @@ from .schema import Case, ToolSpec
 from .config import portable_path, file_sha256
 from .parse import ENTITY_ID, handoff_tool_names, is_handoff_tool
 from .llm import OpenAICompatClient, to_openai_messages, spec_options, run_async
+from .serve import LOCAL_KEY_ENV
 
 # %% auto #0
 __all__ = ['WEIGHT_SUFFIXES', 'OPENAI_TOOL_NAME', 'SCRIPTED', 'MODEL_BACKENDS', 'Request', 'Backend', 'describe_weights',
-           'template_sha256', 'backend_identity', 'oracle_calls', 'oracle_text', 'OracleBackend',
-           'AlwaysCallToolBackend', 'to_template_messages', 'chat_template_named', 'render_prompt', 'keep_think_prefix',
-           'HFBackend', 'decoder_layers', 'add_steering', 'VLLMBackend', 'ToolNameMap', 'OpenAIBackend',
-           'LlamaCppBackend', 'load_backend']
+           'template_sha256', 'portable_spec', 'backend_identity', 'oracle_calls', 'oracle_text', 'OracleBackend',
+           'AlwaysCallToolBackend', 'to_template_messages', 'chat_template_named', 'render_prompt', 'stop_strings',
+           'keep_think_prefix', 'HFBackend', 'decoder_layers', 'add_steering', 'VLLMBackend', 'ToolNameMap',
+           'OpenAIBackend', 'LlamaCppBackend', 'load_backend']
 
 # %% ../nbs/21_backends.ipynb #f5df63d9
 @dataclass
@@ -64,9 +65,18 @@ def template_sha256(template) -> str|None:
     text = template if isinstance(template, str) else json.dumps(template, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
+def portable_spec(spec:str|None) -> str|None:
+    "A backend spec with its model path and `adapter=`/`steer=` paths made portable (`site-packages/…`, project-relative): what a run records."
+    if not spec or ':' not in spec or spec.startswith('openai:'): return spec
+    kind, _, rest = spec.partition(':')
+    target, sep, q = rest.partition('?')
+    opts = '&'.join(f"{k}={portable_path(v)}" if k in ('adapter', 'steer') else f"{k}{'=' if e else ''}{v}"
+                    for k, e, v in (o.partition('=') for o in q.split('&') if o)) if q else q
+    return f"{kind}:{portable_path(target) if target else target}{sep}{opts}"
+
 def _describe(backend, model:dict|None=None, adapter:dict|None=None, decoding:dict|None=None, chat_template=None, **extra) -> dict:
     "The dict every `describe()` returns."
-    return {'spec': getattr(backend, 'spec', None), 'name': backend.name, 'model': model, 'adapter': adapter,
+    return {'spec': portable_spec(getattr(backend, 'spec', None)), 'name': backend.name, 'model': model, 'adapter': adapter,
             'decoding': decoding or {}, 'chat_template_sha256': template_sha256(chat_template), **extra}
 
 def backend_identity(backend) -> dict:
@@ -165,6 +175,10 @@ def render_prompt(tok, r:'Request', enable_thinking:bool=True) -> str:
     return tok.apply_chat_template(to_template_messages(r.messages), tools=r.tools or None, add_generation_prompt=True,
                                    tokenize=False, enable_thinking=enable_thinking)
 
+def stop_strings(tok) -> list:
+    "The strings a local backend stops at: the tokenizer's end of sequence and the ChatML end-of-turn tokens."
+    return sorted({tok.eos_token, '<|im_end|>', '<|endoftext|>'} - {None})
+
 def keep_think_prefix(prompt:str, text:str) -> str:
     "A prompt ending in '<think>' opened the think block itself: the output gets the tag back, so it parses like any other."
     return ('<think>\n' + text) if prompt.rstrip().endswith('<think>') and '<think>' not in text else text
@@ -188,7 +202,7 @@ class HFBackend:
         if chat_template: self.tok.chat_template = chat_template if '{' in chat_template else chat_template_named(chat_template)
         self.tok.padding_side = 'left'
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
-        self.stop = sorted({self.tok.eos_token, '<|im_end|>', '<|endoftext|>'} - {None})
+        self.stop = stop_strings(self.tok)
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
         m = model_obj if model_obj is not None else AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32 if self.device == 'cpu' else torch.bfloat16, **kw)
         if adapter:
@@ -352,9 +366,9 @@ class OpenAIBackend:
     spec = None
     def __init__(self, base_url:str, model:str='default', max_new_tokens:int=512, temperature:float=0.0, concurrency:int=8,
                  rpm:float|None=None, timeout:float=120.0, api_key_env:str='OPENAI_API_KEY', max_retries:int=6, backoff:float=1.0,
-                 max_wait:float=60.0):
+                 max_wait:float=60.0, json_mode:str='json_schema'):
         self.client = OpenAICompatClient(base_url, model, api_key_env=api_key_env, temperature=temperature, concurrency=concurrency,
-                                         rpm=rpm, timeout=timeout, max_retries=max_retries, backoff=backoff, max_wait=max_wait)
+                                         rpm=rpm, timeout=timeout, max_retries=max_retries, backoff=backoff, max_wait=max_wait, json_mode=json_mode)
         self.name, self.model, self.max_new_tokens = self.client.name, model, max_new_tokens
 
     def __repr__(self): return f"OpenAIBackend({self.client!r}, max_new_tokens={self.max_new_tokens})"
@@ -389,7 +403,7 @@ class LlamaCppBackend:
             tokenizer = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
         self.tok, self.max_new_tokens, self.enable_thinking, self.model_path = tokenizer, max_new_tokens, enable_thinking, p
         if chat_template: self.tok.chat_template = chat_template if '{' in chat_template else chat_template_named(chat_template)
-        self.stop = sorted({self.tok.eos_token, '<|im_end|>', '<|endoftext|>'} - {None})
+        self.stop = stop_strings(self.tok)
         self.server = server or LlamaServer(p, n_ctx=n_ctx, n_threads=n_threads)
         self.name, self.client, self.generated_tokens = f"llamacpp:{portable_path(p)}", None, 0
 
@@ -399,7 +413,7 @@ class LlamaCppBackend:
         if self.client is None:
             import atexit
             if self.server.proc is None: self.server.start(); atexit.register(self.server.stop)
-            self.client = OpenAICompatClient(self.server.base_url, model=self.server.alias, concurrency=1)
+            self.client = OpenAICompatClient(self.server.base_url, model=self.server.alias, concurrency=1, api_key_env=LOCAL_KEY_ENV)
         return self.client
 
     def generate(self, requests):

@@ -477,15 +477,19 @@ def probe(model: str = typer.Option(..., help="model dir, .gguf path, or smollm2
 # %% ../nbs/95_cli.ipynb #16d567cf
 @app.command()
 def serve(model: str = typer.Argument('smollm2', help=".gguf path, or smollm2"), port: int = typer.Option(None, help="default: a free port"),
-          n_ctx: int = typer.Option(4096), log: Path = typer.Option(None, help="server log (default: a temporary file)")):
+          n_ctx: int = typer.Option(4096), log: Path = typer.Option(None, help="server log (default: a temporary file)"),
+          dry_run: bool = typer.Option(False, help="print the server command and the spec, and stop")):
     "llama.cpp's OpenAI-compatible server for one GGUF on 127.0.0.1, until Ctrl-C; prints the spec the other commands take."
     import signal, sys, time
     from aiqarus.sft import resolve_model
     from aiqarus.serve import LlamaServer, ServerFailed
     d, g = resolve_model(model)
     if not g: raise UsageError(f"serve {model}: not a .gguf file (or smollm2)")
-    try: srv = LlamaServer(Path(d)/g, port=port, n_ctx=n_ctx, log=log).start()
-    except (FileNotFoundError, ServerFailed) as e: raise UsageError(f"serve {model}: {e}") from None
+    try: srv = LlamaServer(Path(d)/g, port=port, n_ctx=n_ctx, log=log)
+    except FileNotFoundError as e: raise UsageError(f"serve {model}: {e}") from None
+    if dry_run: return typer.echo(f"serve (dry run): {' '.join(srv.command())}; spec: {srv.spec()}")
+    try: srv.start()
+    except ServerFailed as e: raise UsageError(f"serve {model}: {str(e).splitlines()[0]} (its output: {srv.log})") from None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))          # `kill` stops the server too (the finally below)
     typer.echo(f"serving {g} on {srv.base_url} (log {srv.log}); spec: {srv.spec()}")
     try:

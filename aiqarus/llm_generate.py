@@ -36,12 +36,16 @@ _MESSAGE = {'type': 'object', 'required': ['role', 'content'], 'properties': {
     'content': {'type': 'string', 'maxLength': 800}, 'think': {'type': 'string', 'maxLength': 500},   # a turn, not an essay
     'tool_calls': {'type': 'array', 'items': {'type': 'object', 'required': ['name', 'arguments'],
                                               'properties': {'name': {'type': 'string'}, 'arguments': {'type': 'object'}}}}}}
-def _role(r): return {**_MESSAGE, 'properties': {**_MESSAGE['properties'], 'role': {'type': 'string', 'enum': [r]}}}
+def _role(r):
+    "A message of role `r`; an assistant turn must carry its think block (the prompt asks for one on every assistant turn)."
+    return {**_MESSAGE, 'required': _MESSAGE['required'] + (['think'] if r == 'assistant' else []),
+            'properties': {**_MESSAGE['properties'], 'role': {'type': 'string', 'enum': [r]}}}
 # The conversation's shape, by position: an action at once (system, user, assistant), a tool call with its result and the
 # answer (+ tool, assistant), or a question and the user's reply (+ user, assistant). A server that turns the schema into
 # a grammar (llama.cpp) then cannot return a conversation without the agent's turn, which a small model otherwise does
-# (12 of 12 for SmolLM2-135M with a plain array). Tuples, not prefixItems + items: llama-cpp-python's converter reads
-# `items` first and would drop the order.
+# (12 of 12 for SmolLM2-135M with a plain array). These are the shapes `gen_prompt` asks every generator for. Each is a
+# fixed tuple (`prefixItems`, `items: false`): llama-cpp-python's converter reads `items or prefixItems`, so a schema
+# `items` would silently drop the order, while `false` falls through to the tuple.
 _SHAPES = (('system', 'user', 'assistant'), ('system', 'user', 'assistant', 'tool', 'assistant'),
            ('system', 'user', 'assistant', 'user', 'assistant'))
 GEN_SCHEMA = {'type': 'object', 'required': ['messages'], 'properties': {'messages': {

@@ -10,7 +10,7 @@ import importlib.util, os, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['HOST', 'free_port', 'have_llama_server', 'ServerFailed', 'LlamaServer']
+__all__ = ['HOST', 'LOCAL_KEY_ENV', 'free_port', 'have_llama_server', 'ServerFailed', 'LlamaServer']
 
 # %% ../nbs/06_serve.ipynb #e30c8ffa
 HOST = '127.0.0.1'       # the only interface a server started here binds to
@@ -30,6 +30,8 @@ def _die_with_parent():
     if sys.platform.startswith('linux'):
         import ctypes, signal
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
+
+LOCAL_KEY_ENV = 'AIQARUS_LOCAL_API_KEY'   # the bearer token a local server gets: never OPENAI_API_KEY, which may hold a real key
 
 class ServerFailed(RuntimeError):
     "The server exited or never answered: the command and the last lines it printed."
@@ -55,7 +57,7 @@ class LlamaServer:
 
     def spec(self, **options) -> str:
         "The `openai:` spec for this server (options appended as `&k=v`)."
-        q = '&'.join(f"{k}={v}" for k, v in {'model': self.alias, 'json_mode': 'json_object', 'concurrency': 1, **options}.items())
+        q = '&'.join(f"{k}={v}" for k, v in {'model': self.alias, 'json_mode': 'json_object', 'concurrency': 1, 'api_key_env': LOCAL_KEY_ENV, **options}.items())
         return f"openai:{self.base_url}?{q}"
 
     def _tail(self, n:int=15) -> str:
@@ -64,21 +66,24 @@ class LlamaServer:
 
     def start(self) -> 'LlamaServer':
         if not have_llama_server(): raise ServerFailed("llama-cpp-python[server] is not installed: pip install 'llama-cpp-python[server]' (or: make server)")
+        if self.proc is not None and self.proc.poll() is None: return self          # already running
         if self.log is None:
             import tempfile
-            self.log = Path(tempfile.mkstemp(prefix='llama-server-', suffix='.log')[1])
+            fd, name = tempfile.mkstemp(prefix='llama-server-', suffix='.log'); os.close(fd); self.log = Path(name)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, 'wb') as f:
             self.proc = subprocess.Popen(self.command(), stdout=f, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:                       # bounded: a server that never answers is an error
-            if self.proc.poll() is not None:
-                raise ServerFailed(f"llama.cpp server exited with {self.proc.returncode}: {' '.join(self.command())}\n{self._tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
-                    if r.status == 200: return self
-            except OSError: pass
-            time.sleep(0.25)
+        try:
+            while time.monotonic() < deadline:                   # bounded: a server that never answers is an error
+                if self.proc.poll() is not None:
+                    raise ServerFailed(f"llama.cpp server exited with {self.proc.returncode}: {' '.join(self.command())}\n{self._tail()}")
+                try:
+                    with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
+                        if r.status == 200: return self
+                except OSError: pass
+                time.sleep(0.25)
+        except BaseException: self.stop(); raise                 # Ctrl-C or a bad reply while waiting: no orphan server
         self.stop()
         raise ServerFailed(f"llama.cpp server did not answer on {self.base_url} within {self.startup_timeout:.0f}s\n{self._tail()}")
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 import pytest
 from aiqarus.serve import LlamaServer, ServerFailed, have_llama_server
+from aiqarus.llm_generate import _SHAPES
 
 pytestmark = pytest.mark.skipif(not have_llama_server(), reason="llama-cpp-python[server] not installed: make server")
 
@@ -56,8 +57,9 @@ def test_an_eval_runs_through_the_server_and_records_it(backend, tmp_path):
 
 def test_a_server_that_cannot_load_its_model_fails_in_one_error(tmp_path):
     bad = tmp_path/'empty.gguf'; bad.write_bytes(b'not a model')
-    with pytest.raises(ServerFailed, match='exited with'):
-        LlamaServer(bad, startup_timeout=60).start()
+    srv = LlamaServer(bad, startup_timeout=60)
+    with pytest.raises(ServerFailed, match='exited with'): srv.start()
+    assert srv.proc is None
 
 def test_llm_generation_through_the_server(smollm2, tmp_path):
     from aiqarus.llm import load_llm
@@ -65,5 +67,15 @@ def test_llm_generation_through_the_server(smollm2, tmp_path):
     with LlamaServer(smollm2, n_ctx=4096) as srv:
         counts = generate_with_llm(load_llm(srv.spec()), make_plan(2, seed=3), tmp_path/'llm', progress=False)
     assert counts['written'] + counts['rejected'] == 2 and counts['failed'] == 0
-    for s in read_shards(tmp_path/'llm'):                   # what the grammar guarantees: the schema's shape
-        assert s.messages and all(m['role'] in ('system', 'user', 'assistant', 'tool') for m in s.messages)
+    for s in read_shards(tmp_path/'llm'):                   # what the grammar guarantees a finished reply: one of the shapes
+        assert tuple(m['role'] for m in s.messages) in _SHAPES
+
+def test_the_server_turns_the_generation_schema_into_a_grammar():
+    "llama-cpp-python falls back to plain JSON when it cannot convert a schema; GEN_SCHEMA must convert, positions kept."
+    from llama_cpp.llama_grammar import SchemaConverter
+    from aiqarus.llm_generate import GEN_SCHEMA
+    conv = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    conv.visit(GEN_SCHEMA, '')
+    g = conv.format_grammar()
+    for role in ('system', 'user', 'assistant', 'tool'): assert f'\\"{role}\\"' in g       # each role a literal at its position
+    assert 'tuple-4' in g and 'think' in g
