@@ -171,18 +171,22 @@ class OpenAICompatClient:
 
     async def _achat(self, messages, tools=None, max_tokens=2048, temperature=None, response_format=None) -> tuple:
         "`(message dict, finish_reason)` of the first choice."
-        import openai
         body = {'model': self.model, 'messages': to_openai_messages(messages), 'max_tokens': max_tokens,
                 'temperature': self.temperature if temperature is None else temperature}
         if tools: body['tools'] = tools
         if response_format: body['response_format'] = response_format
+        return await self._create(lambda sdk: sdk.chat.completions, body, lambda c: (c.message.model_dump(exclude_none=True), c.finish_reason))
+
+    async def _create(self, endpoint, body:dict, pick):
+        "One SDK request (`endpoint(sdk).create(**body)`) within the limits; `pick(first choice)` is the result."
+        import openai
         async def once():
-            try: r = await self._sdk.get().chat.completions.create(**body)
+            try: r = await endpoint(self._sdk.get()).create(**body)
             except openai.APIStatusError as e: err = _status_error(self.name, e.status_code, _sdk_detail(e), self.api_key_env)
             except openai.APIConnectionError as e: err = RetryableLLMError(f"{self.name}: {type(e).__name__} (connection or timeout)")
             else:
                 if not r.choices: raise LLMRequestError(f"{self.name}: the reply has no choices")
-                return r.choices[0].message.model_dump(exclude_none=True), r.choices[0].finish_reason
+                return pick(r.choices[0])
             raise err    # raised outside the handler: one line, no chained SDK traceback
         return await self.limits.run(once)
 
@@ -194,20 +198,11 @@ class OpenAICompatClient:
         if finish == 'length': raise TruncatedReply(f"{self.name}: reply cut at max_tokens={max_tokens} after {len(text)} characters", text, 'length')
         return text
 
-    async def atext(self, prompt, max_tokens:int=256, stop:list|None=None, temperature:float|None=None) -> tuple:
-        "`(text, finish_reason)` of a plain completion (`/v1/completions`) of `prompt`: text, or token ids the caller rendered itself."
-        import openai
+    async def atext(self, prompt:str, max_tokens:int=256, stop:list|None=None, temperature:float|None=None) -> tuple:
+        "`(text, finish_reason)` of a plain completion (`/v1/completions`) of `prompt`, a prompt the caller rendered itself."
         body = {'model': self.model, 'prompt': prompt, 'max_tokens': max_tokens,
                 'temperature': self.temperature if temperature is None else temperature, **({'stop': stop} if stop else {})}
-        async def once():
-            try: r = await self._sdk.get().completions.create(**body)
-            except openai.APIStatusError as e: err = _status_error(self.name, e.status_code, _sdk_detail(e), self.api_key_env)
-            except openai.APIConnectionError as e: err = RetryableLLMError(f"{self.name}: {type(e).__name__} (connection or timeout)")
-            else:
-                if not r.choices: raise LLMRequestError(f"{self.name}: the reply has no choices")
-                return r.choices[0].text or '', r.choices[0].finish_reason
-            raise err
-        return await self.limits.run(once)
+        return await self._create(lambda sdk: sdk.completions, body, lambda c: (c.text or '', c.finish_reason))
 
     async def aclose(self):
         "Close the connections made on the running loop (`complete_many` and the eval backend do this for you)."
