@@ -437,17 +437,24 @@ def pairs(run_dir: Path = typer.Argument(..., help="run directory (its cases.jso
 
 # %% ../nbs/95_cli.ipynb #c2ea4f29
 @app.command()
-def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 30 min on 2 cores) | smoke (tiny Qwen3.5, minutes)"),
+def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 30 min on 2 cores) | smoke (tiny Qwen3.5, minutes) | "
+                                                      "ablation (six arms on SmolLM2, dev/test splits) | ablation-smoke (the same on a tiny model)"),
+         split: str = typer.Option('dev', help="ablation presets: evaluate the arms on dev (iterate) or on the frozen test split (every look is recorded)"),
          runs_dir: Path = typer.Option(None, help="default: <runs_dir>/demo-<preset>"), figures_dir: Path = typer.Option(None, help="default: <figures_dir>/demo-<preset>"),
          dry_run: bool = typer.Option(False, help="print the model, the run and figure directories, and stop")):
     "The whole pipeline offline on a real small model; stages skip themselves when their outputs are up to date."
     from aiqarus.demo import run_demo, PRESETS, Demo, _base
-    if preset not in PRESETS: raise UsageError(f"--preset {preset}: unknown; one of {sorted(PRESETS)}")
+    from aiqarus.ablation import run_ablation, ABLATION_PRESETS, SPLITS
+    presets = {**PRESETS, **ABLATION_PRESETS}
+    if preset not in presets: raise UsageError(f"--preset {preset}: unknown; one of {sorted(presets)}")
+    if preset in ABLATION_PRESETS and split not in SPLITS: raise UsageError(f"--split {split}: unknown; one of {list(SPLITS)}")
     if dry_run:
-        d = Demo(PRESETS[preset], runs_dir, figures_dir)
-        model = _base(d) if PRESETS[preset].model != 'tiny' else ('tiny Qwen3.5 built from config', None)
-        return typer.echo(f"demo (dry run): preset {preset}, model {model[0]}{'/' + model[1] if model[1] else ''} -> {d.dir}, figures -> {d.fig}")
-    run_demo(preset, runs_dir, figures_dir, log=typer.echo)
+        d = Demo(presets[preset], runs_dir, figures_dir)
+        model = _base(d) if presets[preset].model != 'tiny' else ('tiny Qwen3.5 built from config', None)
+        what = f", split {split}" if preset in ABLATION_PRESETS else ''
+        return typer.echo(f"demo (dry run): preset {preset}{what}, model {model[0]}{'/' + model[1] if model[1] else ''} -> {d.dir}, figures -> {d.fig}")
+    if preset in ABLATION_PRESETS: run_ablation(preset, split, runs_dir, figures_dir, log=typer.echo)
+    else: run_demo(preset, runs_dir, figures_dir, log=typer.echo)
 
 @app.command()
 def probe(model: str = typer.Option(..., help="model dir, .gguf path, or smollm2"), adapter: str = typer.Option(None),
@@ -500,12 +507,13 @@ def serve(model: str = typer.Argument('smollm2', help=".gguf path, or smollm2"),
 
 # %% ../nbs/95_cli.ipynb #ae1a1fba
 @app.command()
-def bench(what: str = typer.Argument(..., help="harness | report | sft-tokens | generate"), n_per_category: int = typer.Option(100), judge: str = typer.Option('rule')):
+def bench(what: str = typer.Argument(..., help="harness | report | sft-tokens | sft-step | generate"), n_per_category: int = typer.Option(100), judge: str = typer.Option('rule')):
     "Benchmarks that print figures (never timed tests)."
     import tempfile
     if what == 'report': return _bench_report()
     if what == 'sft-tokens': return _bench_sft_tokens()
     if what == 'generate': return _bench_generate()
+    if what == 'sft-step': return _bench_sft_step()
     if what != 'harness': not_built(f'bench {what}', 'training/main-job issues')
     from aiqarus.generate import make_eval_set
     from aiqarus.eval import run_eval
@@ -593,6 +601,40 @@ def _bench_sft_tokens(n:int=2000, timed:int=16, batch:int=4, max_length:int=3072
     tl = {'padded': run(llama, padded_batches(sub, True)), 'grouped': run(llama, padded_batches(sorted(sub), False)), 'packed': run(llama, packed_batches(sub))}
     typer.echo(f"tiny Llama (packs on CPU): padded {tl['padded']:.0f} tok/s, length-grouped {tl['grouped']:.0f} tok/s, packed {tl['packed']:.0f} tok/s "
                f"(packed/padded {tl['packed'] / tl['padded']:.2f}x)")
+
+# %% ../nbs/95_cli.ipynb #068b7e8a
+def _bench_sft_step(steps:int=4, n:int=48, seed:int=0):
+    """SmolLM2 LoRA SFT on the demo's data, one run: where a sample's tokens go (tool schemas, system prompt, think, visible reply),
+    and training tokens/s with gradient checkpointing on (TRL's default) and off, after one warm-up step each, on the same samples."""
+    import tempfile, time
+    from aiqarus.training_data import make_training_set
+    from aiqarus.sft import load_recipe, train_sft, load_tokenizer, sample_tools
+    samples = make_training_set('foundation', n, seed)
+    rec = load_recipe('sft_mini', output_dir='/tmp/unused', per_device_train_batch_size=2, logging_steps=1)
+    tok = load_tokenizer(rec)
+    parts = {'all': 0, 'tool schemas': 0, 'system prompt': 0, 'think': 0, 'visible assistant text': 0}
+    ln = lambda t: len(tok(t, add_special_tokens=False).input_ids) if t else 0
+    for s in samples:
+        full = ln(tok.apply_chat_template(s.messages, tools=sample_tools(s), tokenize=False))
+        parts['all'] += full; parts['tool schemas'] += full - ln(tok.apply_chat_template(s.messages, tokenize=False))
+        for m in s.messages:
+            if m['role'] == 'system': parts['system prompt'] += ln(m['content'])
+            if m['role'] == 'assistant':
+                parts['think'] += ln(m.get('reasoning_content')); parts['visible assistant text'] += ln(m.get('content'))
+    typer.echo(f"bench sft-step: {n} foundation samples, {parts['all'] / n:.0f} tokens each on average; share of all tokens: " +
+               ', '.join(f"{k} {v / parts['all']:.0%}" for k, v in parts.items() if k != 'all'))
+    res = {}
+    for gc in (True, False):
+        with tempfile.TemporaryDirectory() as d:
+            r = load_recipe('sft_mini', output_dir=d, per_device_train_batch_size=2, logging_steps=1)
+            r.train.gradient_checkpointing = gc
+            train_sft(r, samples[:2], Path(d)/'warm', max_steps=1, seed=seed)
+            t0 = time.perf_counter()
+            card = train_sft(r, samples[:steps * 2], Path(d)/'a', max_steps=steps, seed=seed)['card']
+            res[gc] = (card['tokens'] / (time.perf_counter() - t0), card['losses'])
+    (on, l_on), (off, l_off) = res[True], res[False]
+    typer.echo(f"training tokens/s: gradient checkpointing on {on:.0f}, off {off:.0f} (off/on = {off / on:.2f}x); "
+               f"losses equal: {l_on == l_off} (on {[round(x, 4) for x in l_on]}, off {[round(x, 4) for x in l_off]})")
 
 # %% ../nbs/95_cli.ipynb #f9325182
 def _bench_generate(n:int=16, new_tokens:int=48, model:str='smollm2'):

@@ -31,13 +31,13 @@ class DemoConfig:
     max_new_tokens: int
     batch_size: int
     probe_per_action: int
-    steer_alphas: list = field(default_factory=list)
+    steer_alphas: list = field(default_factory=list)   # in units of the raw clarify − call_tool mean difference
     walkthrough_cases: int = 0      # the SFT model on this many clarification_loop cases: the walkthrough's real run
     seed: int = 0
 
 PRESETS = {
     'default': DemoConfig('default', 'mini', 'mini', 3, sft_steps=100, simpo_steps=16, simpo_pairs=32, max_new_tokens=96, batch_size=16,
-                          probe_per_action=24, steer_alphas=[-4.0, 0.0, 4.0], walkthrough_cases=100),
+                          probe_per_action=24, steer_alphas=[-1.0, 0.0, 1.0, 2.0], walkthrough_cases=100),
     'smoke': DemoConfig('smoke', 'tiny', 'smoke', 1, sft_steps=3, simpo_steps=2, simpo_pairs=4, max_new_tokens=16, batch_size=14,
                         probe_per_action=8, steer_alphas=[-1.0, 0.0, 1.0], walkthrough_cases=2),
 }
@@ -50,23 +50,23 @@ STAGE_CODE = {'data': ('schema', 'generate', 'training_data', 'qa'), 'base': ('t
 
 class Demo:
     "One demo run: a directory of stages."
-    def __init__(self, cfg:DemoConfig, root=None, figures=None, log=print):
+    def __init__(self, cfg, root=None, figures=None, log=print, code:dict|None=None):
         S = settings()
-        self.cfg, self.log = cfg, log
+        self.cfg, self.log, self.code = cfg, log, code or STAGE_CODE      # code: stage kind -> the modules its key hashes
         self.dir = Path(root or S.runs_dir/f"demo-{cfg.preset}")
         self.fig = Path(figures or S.figures_dir/f"demo-{cfg.preset}")
         self.keys, self.results = {}, {}
 
     def key(self, name, deps=()):
         from aiqarus.config import source_sha
-        code = source_sha(*STAGE_CODE[name.split(':')[0]])
+        code = source_sha(*self.code[name.split(':')[0]])
         h = hashlib.sha256(json.dumps({'cfg': asdict(self.cfg), 'stage': name, 'deps': [self.keys[d] for d in deps], 'code': code}, sort_keys=True).encode()).hexdigest()[:16]
         self.keys[name] = h
         return h
 
     def stage(self, name, fn, deps=(), refresh=None):
         "Run `fn(out_dir)` unless `<stage>/stage.json` already holds this stage's key; `refresh(out_dir, result)` may update a kept result (and the key later stages see)."
-        key, out = self.key(name, deps), self.dir/name
+        key, out = self.key(name, deps), self.dir/name.replace(":", "_")      # a stage "kind:which" lives in kind_which/
         res = self._stage(name, fn, key, out)
         if refresh is not None:
             res, ident = refresh(out, res)
@@ -272,21 +272,20 @@ def stage_probe(demo:Demo, out:Path) -> dict:
     plot_probe(res, demo.fig/'probe_by_layer.png', 'SFT model: clarify vs call_tool probe by layer')
     best = max(res[1:], key=lambda r: r['accuracy'])
     layer = best['layer'] - 1
-    blob = steering_vector(model, b.tok, texts, labels, layer, path=out/'clarify_vs_call_tool.pt')
-    unit = blob['vector'] / max(blob['norm'], 1e-6)
-    torch.save({**blob, 'vector': unit}, out/'clarify_vs_call_tool_unit.pt')
+    blob = steering_vector(model, b.tok, texts, labels, layer, path=out/'clarify_vs_call_tool.pt')   # raw: α = 1 adds the mean difference
     cases = [c for c in _cases(demo) if c.category in ('clarification_loop', 'clarification_follow_through', 'permission_verification', 'multi_step_chaining', 'scope_creep', 'error_recovery')]
     reqs = [Conversation(c).request() for c in cases]; exp = [c.expected[0].action for c in cases]
     from aiqarus.backends import add_steering
     def make(alpha):
         for h in getattr(b, 'handles', []): h.remove()
-        b.handles = add_steering(b.model, layer, unit, alpha) if alpha else []
+        b.handles = add_steering(b.model, layer, blob['vector'], alpha) if alpha else []
         return b
     sweep = steer_sweep(make, reqs, exp, demo.cfg.steer_alphas)
     for h in getattr(b, 'handles', []): h.remove()
     b.handles = []
-    plot_sweep(sweep, demo.fig/'steering_sweep.png', f"SFT model: steering toward clarify at layer {layer}")
-    g = GuardrailBackend(b, mode='regenerate')
+    plot_sweep(sweep, demo.fig/'steering_sweep.png', f"SFT model: α × (clarify − call_tool) at layer {layer}")
+    from aiqarus.guardrail import GUARD_ALL
+    g = GuardrailBackend(b, mode='regenerate', guard=GUARD_ALL)      # every restraint stance: the SFT model's contradictions argue answer_directly
     gr = run_eval(_cases(demo), g, out/'guardrail_run', seed=demo.cfg.seed, model='sft+guardrail')
     from aiqarus.eval import load_run
     base_run = load_run(_run(demo, 'eval_sft')); base = base_run.summary
@@ -295,10 +294,11 @@ def stage_probe(demo:Demo, out:Path) -> dict:
     plot_compare(t, demo.fig/'guardrail_actions.png', 'action', 'turn', 'SFT model → SFT + guardrail, by action (turns)')
     st = g.stats
     return {'probe': [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in res], 'best_layer': best['layer'],
-            'steer_layer': layer, 'sweep': [{k: v for k, v in s.items() if k != 'preds'} for s in sweep],
+            'steer_layer': layer, 'vector_norm': blob['norm'], 'residual_norm': blob['residual_norm'], 'sweep': [{k: v for k, v in s.items() if k != 'preds'} for s in sweep],
             'guardrail': {'fired': st.fired, 'fired_by_expected': dict(st.fired_by_expected), 'regenerated_ok': st.regenerated_ok, 'replaced': st.replaced,
                           'accuracy_before': base['accuracy'], 'accuracy_after': gr.summary['accuracy']},
-            'line': f"probe best layer {best['layer']} acc {best['accuracy']:.2f} (baseline {best['baseline']:.2f}); steering sweep over α {demo.cfg.steer_alphas}; "
+            'line': f"probe best layer {best['layer']} acc {best['accuracy']:.2f} (baseline {best['baseline']:.2f}); steering sweep over α {demo.cfg.steer_alphas} "
+                    f"× the raw vector (norm {blob['norm']:.2f} = {blob['norm'] / blob['residual_norm']:.1%} of the residual stream's); "
                     f"guardrail fired {st.fired}× ({dict(st.fired_by_expected)})"}
 
 # %% ../nbs/92_demo.ipynb #12719413

@@ -8,19 +8,21 @@ Docs: https://aiqarus.github.io/aiqarus/guardrail.html.md"""
 from __future__ import annotations
 import collections, re
 from dataclasses import dataclass, field
+from .schema import RESTRAINT_ACTIONS
 from .parse import parse_turn, think_action_contradiction
 from .backends import Request
 
-GUARDED = ('clarify', 'escalate', 'refuse')   # the stances the rail can put in a tool call's place
+GUARDED = ('clarify', 'escalate', 'refuse')   # the stances the rail puts in a tool call's place by default
+GUARD_ALL = RESTRAINT_ACTIONS                 # ... and every restraint stance, answering directly included
 
-def guardrail_fires(output, tools=None) -> str:
-    "The action to force when a turn contradicts its reasoning by calling a tool against a guarded stance ('' if the rail should not fire)."
+def guardrail_fires(output, tools=None, guard=GUARDED) -> str:
+    "The action to force when a turn contradicts its reasoning by calling a tool against a stance in `guard` ('' if the rail should not fire)."
     p = parse_turn(output, tools=tools)
-    undoable = p.action == 'call_tool' and p.think_action in GUARDED
+    undoable = p.action == 'call_tool' and p.think_action in guard
     return p.think_action if undoable and think_action_contradiction(p.think, p.action) else ''
 
 # %% auto #0
-__all__ = ['GUARDED', 'guardrail_fires', 'forced_text', 'GuardrailStats', 'GuardrailBackend', 'SeedLikeBackend']
+__all__ = ['GUARDED', 'GUARD_ALL', 'guardrail_fires', 'forced_text', 'GuardrailStats', 'GuardrailBackend', 'SeedLikeBackend']
 
 # %% ../nbs/52_guardrail.ipynb #8db41c93
 def forced_text(action:str, think:str, messages:list) -> str:
@@ -39,16 +41,19 @@ class GuardrailStats:
 
 class GuardrailBackend:
     "Wrap any backend; stop tool calls that contradict the turn's own reasoning."
-    def __init__(self, inner, mode:str='regenerate'):
+    def __init__(self, inner, mode:str='regenerate', guard=GUARDED):
         if mode not in ('regenerate', 'replace'): raise ValueError(f"mode must be regenerate or replace, got {mode!r}")
-        self.inner, self.mode, self.name, self.stats = inner, mode, f"guardrail({mode}):{inner.name}", GuardrailStats()
+        bad = set(guard) - set(RESTRAINT_ACTIONS)
+        if bad: raise ValueError(f"guard: {sorted(bad)} are not restraint stances; expected some of {RESTRAINT_ACTIONS}")
+        self.inner, self.mode, self.guard, self.stats = inner, mode, tuple(guard), GuardrailStats()
+        self.name = f"guardrail({mode}{'' if self.guard == GUARDED else ',' + '+'.join(self.guard)}):{inner.name}"
 
     def generate(self, requests:list) -> list:
         outs = list(self.inner.generate(requests))
         self.stats.calls += 1; self.stats.turns += len(requests)
         todo = []
         for i, (r, o) in enumerate(zip(requests, outs)):
-            act = guardrail_fires(o, r.tools)
+            act = guardrail_fires(o, r.tools, self.guard)
             if not act: continue
             self.stats.fired += 1
             exp = r.case.expected[r.turn].action if r.case is not None and r.turn < len(r.case.expected) else '?'

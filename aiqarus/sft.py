@@ -10,14 +10,14 @@ import collections, dataclasses, hashlib, importlib.util, json, os, random, re, 
 from pathlib import Path
 from .schema import Sample, ACTIONS, normalize_mix, to_dataset, read_jsonl
 from .training_data import allocate
-from .config import settings
+from .config import settings, portable_path
 
 # %% auto #0
 __all__ = ['HERMES_THINK', 'DELTANET_TARGETS', 'ATTN_MLP_TARGETS', 'AiqarusArgs', 'Recipe', 'recipe_path', 'load_recipe',
            'TemplatePatchError', 'add_generation_tags', 'assistant_spans', 'check_loss_mask', 'sample_tools',
            'truncation_report', 'check_truncation', 'useful_token_fraction', 'packing_available', 'rebalance',
-           'smollm2_path', 'resolve_model', 'load_model_and_tokenizer', 'bnb_config', 'lora_config', 'lora_targets',
-           'data_hash', 'train_sft', 'tiny_recipe']
+           'smollm2_path', 'resolve_model', 'load_tokenizer', 'load_model_and_tokenizer', 'bnb_config', 'lora_config',
+           'lora_targets', 'data_hash', 'train_sft', 'tiny_recipe']
 
 # %% ../nbs/40_sft.ipynb #59b203aa
 @dataclasses.dataclass
@@ -206,13 +206,27 @@ def resolve_model(name:str) -> tuple:
     if p.suffix == '.gguf': return str(p.parent), p.name
     return name, None
 
+def load_tokenizer(recipe:Recipe, tokenizer=None):
+    "The recipe's tokenizer with its chat template set (and a pad token)."
+    from transformers import AutoTokenizer
+    path, gguf = resolve_model(recipe.model.model_name_or_path)
+    tok = tokenizer or AutoTokenizer.from_pretrained(path, **({'gguf_file': gguf} if gguf else {}))
+    ct = recipe.extra.aiqarus_chat_template
+    if ct == 'qwen3_5':
+        from trl.chat_template_utils import qwen3_5_think_chat_template
+        tok.chat_template = qwen3_5_think_chat_template            # SFTTrainer swaps in its {% generation %} twin itself
+    elif ct == 'hermes_think': tok.chat_template = add_generation_tags(HERMES_THINK)
+    elif ct != 'auto': raise ValueError(f"unknown aiqarus_chat_template {ct!r}")
+    if tok.pad_token is None: tok.pad_token = tok.eos_token
+    return tok
+
 def load_model_and_tokenizer(recipe:Recipe, model=None, tokenizer=None):
     "The base model (NF4 if the recipe says so) and tokenizer, with the recipe's chat template set."
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
     path, gguf = resolve_model(recipe.model.model_name_or_path)
     kw = {'gguf_file': gguf} if gguf else {}
-    tok = tokenizer or AutoTokenizer.from_pretrained(path, **kw)
+    tok = load_tokenizer(recipe, tokenizer)
     if model is None:
         mk = dict(kw)
         dt = recipe.model.dtype if torch.cuda.is_available() else 'float32'
@@ -223,13 +237,6 @@ def load_model_and_tokenizer(recipe:Recipe, model=None, tokenizer=None):
         model.hf_quantizer = None
         if getattr(model, 'is_quantized', False): model.is_quantized = False
         if hasattr(model.config, 'quantization_config'): del model.config.quantization_config
-    ct = recipe.extra.aiqarus_chat_template
-    if ct == 'qwen3_5':
-        from trl.chat_template_utils import qwen3_5_think_chat_template
-        tok.chat_template = qwen3_5_think_chat_template            # SFTTrainer swaps in its {% generation %} twin itself
-    elif ct == 'hermes_think': tok.chat_template = add_generation_tags(HERMES_THINK)
-    elif ct != 'auto': raise ValueError(f"unknown aiqarus_chat_template {ct!r}")
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
     return model, tok
 
 def bnb_config(recipe:Recipe):
@@ -256,8 +263,10 @@ def data_hash(samples:list) -> str:
     for s in samples: h.update(json.dumps(s.to_dict(), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
-def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, max_steps:int|None=None, seed:int=0) -> dict:
-    "Fine-tune per `recipe` on `samples`; writes the adapter, tokenizer and `run_card.json` into `out_dir`."
+def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, max_steps:int|None=None, seed:int=0,
+              init_adapter:str|None=None) -> dict:
+    """Fine-tune per `recipe` on `samples`; writes the adapter, tokenizer and `run_card.json` into `out_dir`. `init_adapter`: go on
+    training that LoRA adapter (adversarial SFT on top of an SFT model) instead of starting a fresh one."""
     from trl import SFTTrainer
     out_dir = Path(out_dir); t0 = time.time()
     if recipe.extra.aiqarus_mix: samples = rebalance(samples, recipe.extra.aiqarus_mix, seed=seed)
@@ -273,12 +282,16 @@ def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, 
     rep = truncation_report(tok, samples, args.max_length, tpl)
     check_truncation(rep, recipe.extra.aiqarus_max_dropped_share)
     ds = to_dataset(samples).select_columns(['messages', 'tools'])
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=lora_config(recipe) if recipe.model.use_peft else None)
+    if init_adapter:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
+    peft_cfg = lora_config(recipe) if recipe.model.use_peft and not init_adapter else None
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_cfg)
     result = trainer.train()
     trainer.model.save_pretrained(out_dir); tok.save_pretrained(out_dir)
     bs = args.per_device_train_batch_size
     strategy = 'packed' if args.packing else 'grouped' if str(getattr(args, 'train_sampling_strategy', '')) == 'group_by_length' else 'padded'
-    card = {'kind': 'sft', 'recipe': recipe.raw, 'recipe_path': recipe.path, 'data_hash': data_hash(samples), 'n_samples': len(samples),
+    card = {'kind': 'sft', 'recipe': recipe.raw, 'recipe_path': recipe.path, 'init_adapter': portable_path(init_adapter) if init_adapter else None, 'data_hash': data_hash(samples), 'n_samples': len(samples),
             'action_mix': dict(collections.Counter(s.action for s in samples)), 'dropped_by_truncation': rep['dropped'],
             'tokens': rep['tokens'], 'assistant_tokens': rep['assistant_tokens'], 'assistant_token_share': round(rep['assistant_tokens'] / max(1, rep['tokens']), 4),
             'useful_token_fraction': round(useful_token_fraction(rep['lengths'], bs, strategy, args.max_length), 4), 'batching': strategy,

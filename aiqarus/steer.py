@@ -17,11 +17,13 @@ __all__ = ['steering_vector', 'action_distribution', 'steer_sweep', 'plot_sweep'
 
 # %% ../nbs/51_steer.ipynb #449f5f55
 def steering_vector(model, tokenizer, texts:list, labels:list, layer:int, toward:str='clarify', away:str='call_tool', path=None) -> dict:
-    "The mean-difference direction at decoder layer `layer` (hidden states after it), optionally saved with `torch.save`."
-    import torch
+    """The raw mean-difference direction at decoder layer `layer` (hidden states after it), with its norm and the mean norm of the
+    residual stream there (`residual_norm`, over `texts`) — so α in units of this vector says how hard it pushes — optionally saved."""
+    import torch, numpy as np
     X = capture(model, tokenizer, texts)
     v = mean_difference(X, labels, toward, away)[layer + 1]       # hidden_states[0] is the embeddings
-    blob = {'layer': layer, 'vector': torch.tensor(v), 'toward': toward, 'away': away, 'norm': float((v ** 2).sum() ** 0.5)}
+    blob = {'layer': layer, 'vector': torch.tensor(v), 'toward': toward, 'away': away, 'norm': float((v ** 2).sum() ** 0.5),
+            'residual_norm': float(np.linalg.norm(X[:, layer + 1], axis=-1).mean())}
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); torch.save(blob, path)
     return blob
 

@@ -1,0 +1,83 @@
+"""The ablation's contract on its smoke preset (tiny Qwen3.5 from config), through the CLI: dev then test, the same cases for every
+arm, pairs never mined from a split, arm (b) on (a)'s token budget, every test look on record, paired comparisons against (a)."""
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+
+AQ = str(Path(sys.executable).parent/'aiqarus')
+ARMS = 'abcdef'
+
+def demo(root, split):
+    r = subprocess.run([AQ, 'demo', '--preset', 'ablation-smoke', '--split', split, '--runs-dir', str(root/'run'), '--figures-dir', str(root/'fig')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+@pytest.fixture(scope='module')
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ablation')
+    return root, demo(root, 'dev'), demo(root, 'test')
+
+def stage(root, name): return json.loads((root/'run'/name/'stage.json').read_text())['result']
+
+def test_every_arm_on_the_same_cases_of_each_split(smoke):
+    from aiqarus.ablation import arm_run_dir, ABLATION_PRESETS, Demo, ABLATION_CODE
+    root, dev, test = smoke
+    a = Demo(ABLATION_PRESETS['ablation-smoke'], root/'run', root/'fig', code=ABLATION_CODE)
+    ids = {}
+    for split in ('dev', 'test'):
+        for arm in ARMS:
+            d = arm_run_dir(a, arm, split)
+            ids[split, arm] = {json.loads(l)['id'] for l in (d/'cases.jsonl').read_text().splitlines()}
+        assert len({frozenset(ids[split, arm]) for arm in ARMS}) == 1, split
+    assert not ids['dev', 'a'] & ids['test', 'a']                         # two splits, no shared case
+    shapes = lambda split: {json.loads(l)['metadata']['shape'] for l in (arm_run_dir(a, 'a', split)/'cases.jsonl').read_text().splitlines()}
+    assert not shapes('dev') & shapes('test')                             # ... and no shared surface shape
+    assert stage(root, 'split_dev')['leakage'] == 0 and stage(root, 'split_test')['leakage'] == 0
+
+def test_pairs_come_from_the_pairs_pool_only(smoke):
+    root, *_ = smoke
+    pairs = [json.loads(l) for l in (root/'run'/'pairs'/'pairs.jsonl').read_text().splitlines()]
+    pool = {json.loads(l)['id'] for l in (root/'run'/'eval_pool'/'a_on_pairs_pool'/'cases.jsonl').read_text().splitlines()}
+    split_ids = {json.loads(l)['id'] for sp in ('dev', 'test') for l in (root/'run'/f'eval_a_{sp}'/'a'/'cases.jsonl').read_text().splitlines()}
+    assert pairs and {p['case_id'] for p in pairs} <= pool and not pool & split_ids
+    c, d = stage(root, 'simpo_c'), stage(root, 'adv_d')
+    assert c['pairs'] == d['pairs'] == len(pairs) and c['steps'] == d['steps']   # (c) and (d): same pairs, same steps
+
+def test_arm_b_gets_arm_a_token_budget(smoke):
+    root, *_ = smoke
+    a, b = stage(root, 'sft_a'), stage(root, 'sft_b')
+    from aiqarus.ablation import ABLATION_PRESETS
+    assert b['token_budget'] == round(a['tokens'] * ABLATION_PRESETS['ablation-smoke'].epochs) > 0
+    card_b = json.loads((root/'run'/'sft_b'/'adapter'/'run_card.json').read_text())
+    longest = 4096
+    assert b['token_budget'] <= card_b['tokens'] < b['token_budget'] + longest   # reached, overshooting by less than one sample
+    share = lambda arm, act: stage(root, f'data_{arm}')['action_shares'][act]
+    assert share('b', 'clarify') > share('a', 'clarify') and share('b', 'call_tool') < share('a', 'call_tool')   # the over-balanced mix
+
+def test_test_looks_are_recorded_once_per_arm_and_resume_skips(smoke, tmp_path):
+    root, dev, test = smoke
+    looks = [json.loads(l) for l in (root/'run'/'test_looks.jsonl').read_text().splitlines()]
+    assert sorted(x['arm'] for x in looks) == list(ARMS)
+    for st in ('data:a', 'sft:a', 'sft:b', 'pairs', 'simpo:c', 'adv:d', 'sweep'): assert f"[{st}] up to date" in test
+    again = demo(root, 'test')
+    assert 'done in' in again and '[eval:a:test] up to date' in again
+    assert len((root/'run'/'test_looks.jsonl').read_text().splitlines()) == len(ARMS)   # a resumed run does not look again
+
+def test_paired_comparisons_against_a(smoke):
+    root, *_ = smoke
+    for split in ('dev', 'test'):
+        cmp = json.loads((root/'run'/f'compare_{split}'/'compare.json').read_text())
+        assert sorted(cmp['vs_a']) == list('bcdef')
+        for arm, rows in cmp['vs_a'].items():
+            act = [r for r in rows if r['level'] == 'action' and r['unit'] == 'turn']
+            assert act and all(r['n_pairs'] > 0 and r['ci_low'] <= r['diff'] <= r['ci_high'] for r in act)
+            assert {r['family_size'] for r in act} <= {sum(r['p_value'] == r['p_value'] for r in act)}   # Holm over this comparison's rows
+        kinds = {(r['arm'], r['direction']) for r in cmp['directions']}
+        assert {(arm, k) for arm in ARMS for k in ('unwarranted_call', 'over_restraint')} <= kinds
+        assert (root/'run'/f'compare_{split}'/'ablation.md').read_text().count('## (a) →') == 5
+    assert 'answer_directly' in json.loads((root/'run'/'guard_e_test'/'e'/'run.json').read_text())['backend']['name']
+    sweep = stage(root, 'sweep')
+    assert [s['alpha'] for s in sweep['sweep']] == [0.0, 1.0] and sweep['alpha'] in (0.0, 1.0)
+    probe = stage(root, 'probe')
+    assert probe['residual_norm'] > 0 and abs(probe['relative_norm'] - probe['vector_norm'] / probe['residual_norm']) < 1e-3
