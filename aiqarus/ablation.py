@@ -14,10 +14,11 @@ from .schema import RESTRAINT_ACTIONS, DEFAULT_MIX
 from .demo import Demo, SOLVER
 
 # %% auto #0
-__all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'ABLATION_CODE', 'AblationConfig', 'stage_train_data',
-           'split_cases', 'stage_split', 'stage_ablation_base', 'stage_sft_arm', 'stage_pool', 'stage_ablation_pairs',
-           'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe', 'stage_sweep', 'arm_backend', 'stage_arm_eval',
-           'arm_run_dir', 'arm_runs', 'direction_table', 'stage_ablation_compare', 'run_ablation']
+__all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'AblationConfig',
+           'stage_train_data', 'split_cases', 'stage_split', 'stage_ablation_base', 'stage_sft_arm', 'stage_pool',
+           'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe', 'stage_sweep',
+           'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table', 'stage_ablation_compare',
+           'run_ablation']
 
 # %% ../nbs/93_ablation.ipynb #216437a9
 OVERBALANCED_MIX = {'call_tool': 30, 'clarify': 28, 'escalate': 20, 'answer_directly': 12, 'refuse': 10}   # the write-up's proposal
@@ -52,14 +53,24 @@ ABLATION_PRESETS = {
 ARMS = {'a': "SFT, the write-up's mix", 'b': 'SFT, over-balanced mix, same tokens', 'c': '(a) + SimPO on its own failures',
         'd': '(a) + adversarial SFT (chosen only)', 'e': '(a) + guardrail (every restraint stance)', 'f': '(a) + steering toward clarify'}
 SPLITS = ('dev', 'test')
-ABLATION_CODE = {'data': ('schema', 'generate', 'training_data', 'qa'), 'split': ('generate', 'schema'), 'base': ('tiny',),
-                 'sft': ('sft', 'training_data'), 'eval': SOLVER, 'pairs': ('pairs',), 'simpo': ('simpo', 'sft'), 'adv': ('simpo', 'sft'),
-                 'probe': ('probe', 'steer'), 'sweep': SOLVER + ('steer',), 'guard': SOLVER + ('guardrail',), 'compare': ('report', 'eval')}
+SCORER = ('eval', 'judge', 'parse')          # what scores a run
+_CODE = {'data': ('schema', 'generate', 'training_data', 'qa'), 'split': ('generate', 'schema', 'qa'), 'base': ('tiny',),
+         'sft': ('sft', 'training_data'), 'eval': SOLVER + SCORER, 'pairs': ('pairs',) + SCORER, 'simpo': ('simpo', 'sft'), 'adv': ('simpo', 'sft'),
+         'probe': ('probe', 'steer'), 'sweep': SOLVER + ('steer', 'parse'), 'guard': SOLVER + SCORER + ('guardrail',), 'compare': ('report',) + SCORER}
+ABLATION_CODE = {k: v + ('ablation', 'demo') for k, v in _CODE.items()}    # every stage also hashes the code that drives it
 
 # %% ../nbs/93_ablation.ipynb #4f5cfe07
 def _dir(a:Demo, *parts) -> Path: return a.dir.joinpath(*parts)
 def _adapter(a:Demo, arm:str) -> Path: return _dir(a, {'a': 'sft_a', 'b': 'sft_b', 'c': 'simpo_c', 'd': 'adv_d'}[arm], 'adapter')
 def _steps(n:int, epochs:float, bs:int) -> int: return max(1, math.ceil(epochs * n / bs))
+def _stage(arm:str, split:str) -> str: return f"{'guard' if arm == 'e' else 'eval'}:{arm}:{split}"
+
+def _arm_recipe(a:Demo, kind:str, out:Path):
+    "The demo's recipe for `kind`, batch `train_batch_size`, gradient checkpointing off (a 135M model on CPU has the memory)."
+    from aiqarus.demo import _recipe
+    rec = _recipe(a, kind, out)
+    rec.train.gradient_checkpointing, rec.train.per_device_train_batch_size = False, a.cfg.train_batch_size
+    return rec
 
 def stage_train_data(a:Demo, out:Path, arm:str) -> dict:
     "Arm (a)'s or (b)'s training set: the demo's three data types, the foundation part in that arm's mix; QA-passed, shuffled."
@@ -92,7 +103,7 @@ def stage_split(a:Demo, out:Path, split:str) -> dict:
     return {'cases': len(cases), 'turns': turns, 'leakage': leak, 'line': f"{split}: {len(cases)} cases, scored turns {turns}, leakage vs training {leak}"}
 
 def stage_ablation_base(a:Demo, out:Path) -> dict:
-    "SmolLM2 from its package, or a tiny Qwen3.5 built from config with a tokenizer trained on both arms' data and both splits."
+    "SmolLM2 from its package, or a tiny Qwen3.5 built from config with a tokenizer trained on both arms' data (never on a split)."
     from aiqarus.demo import _base
     from aiqarus.config import portable_path
     if a.cfg.model == 'mini':
@@ -100,7 +111,6 @@ def stage_ablation_base(a:Demo, out:Path) -> dict:
     from aiqarus.tiny import build_tiny_model
     from aiqarus.schema import read_jsonl, Sample
     texts = [json.dumps(s.messages) + json.dumps(s.tools) for arm in 'ab' for s in read_jsonl(_dir(a, 'data_' + arm, 'train.jsonl'), Sample)]
-    texts += [json.dumps(c.messages) for sp in SPLITS for c in split_cases(a, sp)]
     build_tiny_model(texts, a.dir/'base'/'model', vocab_size=4096, seed=a.cfg.seed)
     return {'model': str(a.dir/'base'/'model'), 'line': 'tiny Qwen3.5 built from config'}
 
@@ -108,32 +118,28 @@ def _card_line(card:dict) -> tuple:
     "`(mean loss of the first tenth of steps, of the last tenth, a line)`: has the loss plateaued?"
     L = card['losses']; k = max(1, len(L) // 10)
     first, last = sum(L[:k]) / k, sum(L[-k:]) / k
-    return first, last, f"{card['steps']} steps on {card['n_samples']} samples ({card['tokens']:,} tokens), mean loss first/last tenth {first:.3f} -> {last:.3f}"
+    return first, last, f"{card['steps']} steps on {card['n_samples']} samples ({card['tokens_seen']:,} tokens trained), mean loss first/last tenth {first:.3f} -> {last:.3f}"
 
 def stage_sft_arm(a:Demo, out:Path, arm:str) -> dict:
-    """(a): `epochs` passes over its data. (b): its over-balanced data, cut (or cycled) to the token count (a) trained on."""
-    from aiqarus.demo import _recipe
-    from aiqarus.sft import train_sft, truncation_report, load_tokenizer
+    """(a): `epochs` passes over its data. (b): its over-balanced data, cut (or cycled) to the number of tokens (a) was actually trained
+    on (non-padding tokens, prompt and reply alike: TRL's `num_tokens`, recorded in the run card as `tokens_seen`), to within one sample."""
+    from aiqarus.sft import train_sft, truncation_report, load_tokenizer, training_template
     from aiqarus.schema import read_jsonl, Sample
     samples = read_jsonl(_dir(a, 'data_' + arm, 'train.jsonl'), Sample)
-    rec = _recipe(a, 'sft', out); rec.train.gradient_checkpointing = False
-    bs = a.cfg.train_batch_size; rec.train.per_device_train_batch_size = bs
+    rec = _arm_recipe(a, 'sft', out); bs = a.cfg.train_batch_size
     if arm == 'a':
         steps = _steps(len(samples), a.cfg.epochs, bs); budget = None
     else:
-        card_a = json.loads(_adapter(a, 'a').joinpath('run_card.json').read_text())
-        budget = round(card_a['tokens'] * a.cfg.epochs)
-        from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+        budget = json.loads(_adapter(a, 'a').joinpath('run_card.json').read_text())['tokens_seen']
         tok = load_tokenizer(rec)
-        tpl = tok.chat_template if has_generation_markers(tok.chat_template) else get_training_chat_template(tok)
-        lengths = truncation_report(tok, samples, rec.train.max_length, tpl)['lengths']
+        lengths = truncation_report(tok, samples, rec.train.max_length, training_template(tok))['lengths']
         chosen, used, i = [], 0, 0
         while used < budget:
             s = samples[i % len(samples)]; chosen.append(s); used += min(lengths[i % len(samples)], rec.train.max_length); i += 1
         samples, steps = chosen, _steps(len(chosen), 1.0, bs)
     card = train_sft(rec, samples, out/'adapter', max_steps=steps, seed=a.cfg.seed)['card']
     first, last, line = _card_line(card)
-    return {'steps': card['steps'], 'tokens': card['tokens'], 'token_budget': budget, 'action_mix': card['action_mix'], 'loss_first_tenth': first,
+    return {'steps': card['steps'], 'tokens_seen': card['tokens_seen'], 'token_budget': budget, 'action_mix': card['action_mix'], 'loss_first_tenth': first,
             'loss_last_tenth': last, 'seconds': card['seconds'], 'line': f"arm ({arm}): {line}"}
 
 # %% ../nbs/93_ablation.ipynb #ba95906d
@@ -167,27 +173,24 @@ def _pairs(a:Demo) -> list:
 
 def stage_simpo_arm(a:Demo, out:Path) -> dict:
     "(c): SimPO (cpo_alpha 0) continuing (a)'s adapter, `pref_epochs` passes over every pair."
-    from aiqarus.demo import _recipe
     from aiqarus.simpo import train_simpo
     ps = _pairs(a)
     if not ps: raise RuntimeError("arm (a) failed on no pairs-pool case: nothing for SimPO to learn from (enlarge pool_per_category)")
-    rec = _recipe(a, 'simpo', out); rec.train.gradient_checkpointing = False
-    card = train_simpo(rec, ps, out/'adapter', sft_adapter=str(_adapter(a, 'a')), max_steps=_steps(len(ps), a.cfg.pref_epochs, rec.train.per_device_train_batch_size),
+    rec = _arm_recipe(a, 'simpo', out)
+    card = train_simpo(rec, ps, out/'adapter', sft_adapter=str(_adapter(a, 'a')), max_steps=_steps(len(ps), a.cfg.pref_epochs, a.cfg.train_batch_size),
                        seed=a.cfg.seed)['card']
     return {'pairs': len(ps), 'steps': card['steps'], 'losses': card['losses'], 'eos': card['eos'], 'seconds': card['seconds'],
             'line': f"arm (c): {card['steps']} SimPO steps on {len(ps)} pairs, loss {card['losses'][0]:.3f} -> {card['losses'][-1]:.3f}, eos {card['eos']}"}
 
 def stage_adv_arm(a:Demo, out:Path) -> dict:
-    "(d): supervised training on the same pairs' chosen responses only, continuing (a)'s adapter for as many steps as (c)."
-    from aiqarus.demo import _recipe
+    "(d): supervised training on the same pairs' chosen responses only, continuing (a)'s adapter for exactly as many steps as (c) took."
     from aiqarus.simpo import adversarial_sft_samples
     from aiqarus.sft import train_sft
     ps = _pairs(a)
     if not ps: raise RuntimeError("arm (a) failed on no pairs-pool case: nothing for adversarial SFT to learn from")
-    rec = _recipe(a, 'sft', out); rec.train.gradient_checkpointing = False
-    samples = adversarial_sft_samples(ps)
-    card = train_sft(rec, samples, out/'adapter', max_steps=_steps(len(samples), a.cfg.pref_epochs, rec.train.per_device_train_batch_size),
-                     seed=a.cfg.seed, init_adapter=str(_adapter(a, 'a')))['card']
+    steps = json.loads(_dir(a, 'simpo_c', 'stage.json').read_text())['result']['steps']
+    card = train_sft(_arm_recipe(a, 'sft', out), adversarial_sft_samples(ps), out/'adapter', max_steps=steps, seed=a.cfg.seed,
+                     init_adapter=str(_adapter(a, 'a')))['card']
     first, last, line = _card_line(card)
     return {'pairs': len(ps), 'steps': card['steps'], 'loss_first_tenth': first, 'loss_last_tenth': last, 'seconds': card['seconds'], 'line': f"arm (d): {line}"}
 
@@ -252,18 +255,22 @@ def arm_backend(a:Demo, arm:str):
     if arm == 'f': return _steered(a, json.loads(_dir(a, 'sweep', 'stage.json').read_text())['result']['alpha'])
     raise ValueError(f"unknown arm {arm!r}; expected one of {sorted(ARMS)}")
 
+def _look(a:Demo, arm:str, event:str):
+    with open(a.dir/'test_looks.jsonl', 'a') as f:
+        f.write(json.dumps({'arm': arm, 'event': event, 'stage_key': a.keys.get(_stage(arm, 'test')), 'at': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}) + '\n')
+
 def stage_arm_eval(a:Demo, out:Path, arm:str, split:str) -> dict:
+    "One arm on one split's cases; on test, every look is on record before it starts and when it is done (an interrupted look stays counted)."
     b = arm_backend(a, arm)
+    if split == 'test': _look(a, arm, 'started')
     res = _eval(a, split_cases(a, split), b, out/arm, f"({arm}) {ARMS[arm]}")
     if arm == 'e':
         st = b.stats
         res['guardrail'] = {'fired': st.fired, 'fired_by_expected': dict(st.fired_by_expected), 'regenerated_ok': st.regenerated_ok, 'replaced': st.replaced}
-    if split == 'test':      # every look at the test split is on record
-        stage = f"{'guard' if arm == 'e' else 'eval'}:{arm}:test"
-        with open(a.dir/'test_looks.jsonl', 'a') as f: f.write(json.dumps({'arm': arm, 'stage_key': a.keys.get(stage), 'at': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}) + '\n')
+    if split == 'test': _look(a, arm, 'done')
     return res
 
-def arm_run_dir(a:Demo, arm:str, split:str) -> Path: return _dir(a, f"{'guard' if arm == 'e' else 'eval'}_{arm}_{split}", arm)
+def arm_run_dir(a:Demo, arm:str, split:str) -> Path: return _dir(a, _stage(arm, split).replace(':', '_'), arm)
 
 def arm_runs(a:Demo, split:str) -> dict:
     "The scored run of every arm on `split` (those that exist)."
@@ -320,14 +327,12 @@ def run_ablation(preset:str='ablation', split:str='dev', root=None, figures=None
     a.stage('eval:pool', lambda o: stage_pool(a, o), deps=('sft:a',))
     a.stage('pairs', lambda o: stage_ablation_pairs(a, o), deps=('eval:pool',))
     a.stage('simpo:c', lambda o: stage_simpo_arm(a, o), deps=('pairs',))
-    a.stage('adv:d', lambda o: stage_adv_arm(a, o), deps=('pairs',))
+    a.stage('adv:d', lambda o: stage_adv_arm(a, o), deps=('pairs', 'simpo:c'))
     a.stage('probe', lambda o: stage_ablation_probe(a, o), deps=('sft:a',))
     a.stage('sweep', lambda o: stage_sweep(a, o), deps=('probe', 'split:dev'))
     train = {'a': 'sft:a', 'b': 'sft:b', 'c': 'simpo:c', 'd': 'adv:d', 'e': 'sft:a', 'f': 'sweep'}
-    for arm in ARMS:
-        kind = 'guard' if arm == 'e' else 'eval'
-        a.stage(f'{kind}:{arm}:{split}', lambda o, arm=arm: stage_arm_eval(a, o, arm, split), deps=(train[arm], f'split:{split}'))
-    a.stage(f'compare:{split}', lambda o: stage_ablation_compare(a, o, split), deps=tuple(k for k in a.keys if k.endswith(f':{split}') and k[:4] in ('eval', 'guar')))
+    for arm in ARMS: a.stage(_stage(arm, split), lambda o, arm=arm: stage_arm_eval(a, o, arm, split), deps=(train[arm], f'split:{split}'))
+    a.stage(f'compare:{split}', lambda o: stage_ablation_compare(a, o, split), deps=tuple(_stage(arm, split) for arm in ARMS))
     total = time.time() - t0
     (a.dir/f'ablation_summary_{split}.json').write_text(json.dumps({'preset': preset, 'split': split, 'seconds': round(total, 1), 'stages': a.results}, indent=1, default=str))
     log(f"ablation {preset} on {split}: done in {total / 60:.1f} min -> {a.dir}")

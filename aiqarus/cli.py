@@ -439,7 +439,7 @@ def pairs(run_dir: Path = typer.Argument(..., help="run directory (its cases.jso
 @app.command()
 def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 30 min on 2 cores) | smoke (tiny Qwen3.5, minutes) | "
                                                       "ablation (six arms on SmolLM2, dev/test splits) | ablation-smoke (the same on a tiny model)"),
-         split: str = typer.Option('dev', help="ablation presets: evaluate the arms on dev (iterate) or on the frozen test split (every look is recorded)"),
+         split: str = typer.Option(None, help="ablation presets: evaluate the arms on dev (the default; iterate here) or on the frozen test split (every look is recorded)"),
          runs_dir: Path = typer.Option(None, help="default: <runs_dir>/demo-<preset>"), figures_dir: Path = typer.Option(None, help="default: <figures_dir>/demo-<preset>"),
          dry_run: bool = typer.Option(False, help="print the model, the run and figure directories, and stop")):
     "The whole pipeline offline on a real small model; stages skip themselves when their outputs are up to date."
@@ -447,7 +447,9 @@ def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 3
     from aiqarus.ablation import run_ablation, ABLATION_PRESETS, SPLITS
     presets = {**PRESETS, **ABLATION_PRESETS}
     if preset not in presets: raise UsageError(f"--preset {preset}: unknown; one of {sorted(presets)}")
-    if preset in ABLATION_PRESETS and split not in SPLITS: raise UsageError(f"--split {split}: unknown; one of {list(SPLITS)}")
+    if split is not None and preset not in ABLATION_PRESETS: raise UsageError(f"--split is for the ablation presets ({sorted(ABLATION_PRESETS)}); --preset {preset} has no splits")
+    split = split or 'dev'
+    if split not in SPLITS: raise UsageError(f"--split {split}: unknown; one of {list(SPLITS)}")
     if dry_run:
         d = Demo(presets[preset], runs_dir, figures_dir)
         model = _base(d) if presets[preset].model != 'tiny' else ('tiny Qwen3.5 built from config', None)

@@ -17,7 +17,7 @@ __all__ = ['HERMES_THINK', 'DELTANET_TARGETS', 'ATTN_MLP_TARGETS', 'AiqarusArgs'
            'TemplatePatchError', 'add_generation_tags', 'assistant_spans', 'check_loss_mask', 'sample_tools',
            'truncation_report', 'check_truncation', 'useful_token_fraction', 'packing_available', 'rebalance',
            'smollm2_path', 'resolve_model', 'load_tokenizer', 'load_model_and_tokenizer', 'bnb_config', 'lora_config',
-           'lora_targets', 'data_hash', 'train_sft', 'tiny_recipe']
+           'lora_targets', 'data_hash', 'training_template', 'train_sft', 'tiny_recipe']
 
 # %% ../nbs/40_sft.ipynb #59b203aa
 @dataclasses.dataclass
@@ -263,6 +263,11 @@ def data_hash(samples:list) -> str:
     for s in samples: h.update(json.dumps(s.to_dict(), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
+def training_template(tok) -> str:
+    "The chat template TRL trains with: the tokenizer's own if it marks assistant spans, else TRL's `{% generation %}` twin of it."
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+    return tok.chat_template if has_generation_markers(tok.chat_template) else get_training_chat_template(tok)
+
 def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, max_steps:int|None=None, seed:int=0,
               init_adapter:str|None=None) -> dict:
     """Fine-tune per `recipe` on `samples`; writes the adapter, tokenizer and `run_card.json` into `out_dir`. `init_adapter`: go on
@@ -277,9 +282,7 @@ def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, 
     args.output_dir, args.seed = str(out_dir), seed
     if max_steps is not None: args.max_steps = max_steps
     model, tok = load_model_and_tokenizer(recipe, model, tokenizer)
-    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
-    tpl = tok.chat_template if has_generation_markers(tok.chat_template) else get_training_chat_template(tok)
-    rep = truncation_report(tok, samples, args.max_length, tpl)
+    rep = truncation_report(tok, samples, args.max_length, training_template(tok))
     check_truncation(rep, recipe.extra.aiqarus_max_dropped_share)
     ds = to_dataset(samples).select_columns(['messages', 'tools'])
     if init_adapter:
@@ -297,7 +300,8 @@ def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, 
             'useful_token_fraction': round(useful_token_fraction(rep['lengths'], bs, strategy, args.max_length), 4), 'batching': strategy,
             'lora_targets': lora_targets(trainer.model), 'trainable_params': sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
             'losses': [h['loss'] for h in trainer.state.log_history if 'loss' in h], 'train_loss': result.training_loss,
-            'steps': trainer.state.global_step, 'seconds': round(time.time() - t0, 1)}
+            'tokens_seen': int(next((h['num_tokens'] for h in reversed(trainer.state.log_history) if 'num_tokens' in h), 0)),   # non-padding tokens trained on, at the last logged step
+            'steps': trainer.state.global_step, 'train_seconds': round(result.metrics.get('train_runtime', 0.0), 1), 'seconds': round(time.time() - t0, 1)}
     (out_dir/'run_card.json').write_text(json.dumps(card, indent=1, default=str))
     return {'trainer': trainer, 'card': card}
 
