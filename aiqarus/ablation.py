@@ -15,10 +15,10 @@ from .demo import Demo, SOLVER
 
 # %% auto #0
 __all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'AblationConfig',
-           'stage_train_data', 'split_cases', 'stage_split', 'stage_ablation_base', 'stage_sft_arm', 'stage_pool',
-           'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe', 'stage_sweep',
-           'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table', 'stage_ablation_compare',
-           'run_ablation']
+           'stage_train_data', 'split_cases', 'read_split', 'stage_split', 'stage_ablation_base', 'stage_sft_arm',
+           'stage_pool', 'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe',
+           'stage_sweep', 'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table',
+           'stage_ablation_compare', 'run_ablation']
 
 # %% ../nbs/93_ablation.ipynb #216437a9
 OVERBALANCED_MIX = {'call_tool': 30, 'clarify': 28, 'escalate': 20, 'answer_directly': 12, 'refuse': 10}   # the write-up's proposal
@@ -74,14 +74,9 @@ def _arm_recipe(a:Demo, kind:str, out:Path):
 
 def stage_train_data(a:Demo, out:Path, arm:str) -> dict:
     "Arm (a)'s or (b)'s training set: the demo's three data types, the foundation part in that arm's mix; QA-passed, shuffled."
-    from aiqarus.training_data import PRESETS as DP, make_training_set
-    from aiqarus.qa import run_qa
+    from aiqarus.demo import training_set
     from aiqarus.schema import write_jsonl
-    P, mix = DP[a.cfg.data_preset], (DEFAULT_MIX if arm == 'a' else a.cfg.mix_b)
-    samples = make_training_set('foundation', P['foundation'], a.cfg.seed, mix=mix) + \
-              [s for t in ('behavioral', 'categories') for s in make_training_set(t, P[t], a.cfg.seed)]
-    qa = run_qa(samples)
-    passed = list(qa.passed); random.Random(a.cfg.seed).shuffle(passed)
+    samples, passed = training_set(a.cfg.data_preset, a.cfg.seed, DEFAULT_MIX if arm == 'a' else a.cfg.mix_b)
     write_jsonl(out/'train.jsonl', passed)
     shares = {k: round(sum(s.action == k for s in passed) / len(passed), 3) for k in sorted({s.action for s in passed})}
     return {'generated': len(samples), 'passed': len(passed), 'action_shares': shares,
@@ -93,10 +88,16 @@ def split_cases(a:Demo, split:str) -> list:
     mins = a.cfg.min_turns if split == 'test' else {k: math.ceil(v / 2) for k, v in a.cfg.min_turns.items()}
     return make_split(split, a.cfg.test_n if split == 'test' else a.cfg.dev_n, a.cfg.seed, min_turns=mins)
 
+def read_split(a:Demo, split:str) -> list:
+    "The split's cases as its stage wrote them (`split_<split>/cases.jsonl`): every arm reads the same file."
+    from aiqarus.schema import read_jsonl, Case
+    return read_jsonl(_dir(a, f'split_{split}', 'cases.jsonl'), Case)
+
 def stage_split(a:Demo, out:Path, split:str) -> dict:
-    from aiqarus.schema import read_jsonl, Sample
+    from aiqarus.schema import read_jsonl, write_jsonl, Sample
     from aiqarus.qa import diversity_report
     cases = split_cases(a, split)
+    write_jsonl(out/'cases.jsonl', cases)
     turns = {k: sum(e.action == k for c in cases for e in c.expected) for k in ('call_tool', *RESTRAINT_ACTIONS)}
     train = [s for arm in 'ab' for s in read_jsonl(_dir(a, 'data_' + arm, 'train.jsonl'), Sample)]
     leak = diversity_report(train, cases)['leakage']
@@ -143,21 +144,12 @@ def stage_sft_arm(a:Demo, out:Path, arm:str) -> dict:
             'loss_last_tenth': last, 'seconds': card['seconds'], 'line': f"arm ({arm}): {line}"}
 
 # %% ../nbs/93_ablation.ipynb #ba95906d
-def _eval(a:Demo, cases:list, backend, run_dir:Path, label:str) -> dict:
-    from aiqarus.demo import _eval_result
-    from aiqarus.eval import run_eval, load_run
-    from aiqarus.judge import RuleJudge
-    r = run_eval(cases, backend, run_dir, judge=RuleJudge(), seed=a.cfg.seed, model=label)
-    run = load_run(run_dir)
-    return {**_eval_result(run, label), 'directions': {k: run.summary[k] for k in ('unwarranted_call_rate', 'over_restraint_rate')},
-            'model_calls': r.model_calls, 'turns': r.turns_served}
-
 def stage_pool(a:Demo, out:Path) -> dict:
     "Arm (a) on the pairs pool: shapes in neither training nor dev/test, so the pairs never come from the yardstick."
-    from aiqarus.demo import _backend
+    from aiqarus.demo import _backend, eval_stage
     from aiqarus.generate import make_eval_set
     cases = make_eval_set(a.cfg.pool_per_category, a.cfg.seed, pool='pairs')
-    return _eval(a, cases, _backend(a, _adapter(a, 'a')), out/'a_on_pairs_pool', 'a on the pairs pool')
+    return eval_stage(a, cases, _backend(a, _adapter(a, 'a')), out/'a_on_pairs_pool', 'a on the pairs pool', 'a on the pairs pool')
 
 def stage_ablation_pairs(a:Demo, out:Path) -> dict:
     from aiqarus.pairs import pairs_from_run, write_pairs, pair_table
@@ -222,21 +214,16 @@ def _steered(a:Demo, alpha:float):
 def stage_sweep(a:Demo, out:Path) -> dict:
     """The dose-response on dev: first turns of every dev case under (a) + α × the raw vector, for each α in `steer_units`; α for arm (f) is
     the one with the best mean per-action accuracy here — chosen on dev, never on test."""
-    from aiqarus.eval import Conversation
-    from aiqarus.steer import steer_sweep, plot_sweep
-    cases = split_cases(a, 'dev')
-    reqs, exp = [Conversation(c).request() for c in cases], [c.expected[0].action for c in cases]
-    from aiqarus.demo import _backend
-    from aiqarus.backends import add_steering
-    b = _backend(a, _adapter(a, 'a'))
     import torch
+    from aiqarus.eval import Conversation
+    from aiqarus.steer import steer_sweep, plot_sweep, alpha_setter
+    from aiqarus.demo import _backend
+    cases = read_split(a, 'dev')
+    reqs, exp = [Conversation(c).request() for c in cases], [c.expected[0].action for c in cases]
     blob = torch.load(_dir(a, 'probe', 'clarify_vs_call_tool.pt'))
-    def make(alpha):
-        for h in b.handles: h.remove()
-        b.handles = add_steering(b.model, blob['layer'], blob['vector'], alpha) if alpha else []
-        return b
+    make = alpha_setter(_backend(a, _adapter(a, 'a')), blob['layer'], blob['vector'])
     sweep = steer_sweep(make, reqs, exp, a.cfg.steer_units)
-    for h in b.handles: h.remove()
+    make(0.0)
     plot_sweep(sweep, a.fig/'steering_sweep_dev.png', f"arm (a) + α × (clarify − call_tool), layer {blob['layer']}, dev first turns")
     score = lambda s: sum(s['accuracy'].values()) / len(s['accuracy'])
     best = max(sweep, key=lambda s: (score(s), -abs(s['alpha'])))
@@ -263,7 +250,9 @@ def stage_arm_eval(a:Demo, out:Path, arm:str, split:str) -> dict:
     "One arm on one split's cases; on test, every look is on record before it starts and when it is done (an interrupted look stays counted)."
     b = arm_backend(a, arm)
     if split == 'test': _look(a, arm, 'started')
-    res = _eval(a, split_cases(a, split), b, out/arm, f"({arm}) {ARMS[arm]}")
+    from aiqarus.demo import eval_stage
+    label = f"({arm}) {ARMS[arm]}"
+    res = eval_stage(a, read_split(a, split), b, out/arm, label, label)
     if arm == 'e':
         st = b.stats
         res['guardrail'] = {'fired': st.fired, 'fired_by_expected': dict(st.fired_by_expected), 'regenerated_ok': st.regenerated_ok, 'replaced': st.replaced}

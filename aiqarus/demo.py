@@ -12,10 +12,10 @@ from pathlib import Path
 from .config import settings, portable_path
 
 # %% auto #0
-__all__ = ['PRESETS', 'SOLVER', 'STAGE_CODE', 'RUN_NAMES', 'WALKTHROUGH', 'PAIRS_POOL', 'DemoConfig', 'Demo', 'stage_data',
-           'stage_base', 'stage_eval', 'refresh_eval', 'walkthrough_cases', 'stage_walkthrough', 'stage_sft',
-           'stage_report', 'stage_pairs_pool', 'stage_pairs', 'stage_simpo', 'stage_compare', 'stage_probe', 'run_demo',
-           'save_reference']
+__all__ = ['PRESETS', 'SOLVER', 'STAGE_CODE', 'RUN_NAMES', 'WALKTHROUGH', 'PAIRS_POOL', 'DemoConfig', 'Demo', 'training_set',
+           'stage_data', 'stage_base', 'eval_stage', 'stage_eval', 'refresh_eval', 'walkthrough_cases',
+           'stage_walkthrough', 'stage_sft', 'stage_report', 'stage_pairs_pool', 'stage_pairs', 'stage_simpo',
+           'stage_compare', 'stage_probe', 'run_demo', 'save_reference']
 
 # %% ../nbs/92_demo.ipynb #a80ef326
 @dataclass
@@ -125,14 +125,19 @@ def _recipe(demo:Demo, kind:str, out:Path):
     else: over.update(per_device_train_batch_size=2)
     return load_recipe(f"{kind}_mini", output_dir=str(out), **over)
 
-def stage_data(demo:Demo, out:Path) -> dict:
+def training_set(data_preset:str, seed:int=0, mix:dict|None=None) -> tuple:
+    "`(generated, passed)`: a training-data preset's foundation (in `mix`; default the write-up's), behavioral and category samples, and those passing QA, shuffled."
     from aiqarus.training_data import PRESETS as DP, make_training_set
-    from aiqarus.qa import run_qa, diversity_report
+    from aiqarus.qa import run_qa
+    P = DP[data_preset]
+    samples = [s for t in ('foundation', 'behavioral', 'categories') for s in make_training_set(t, P[t], seed, mix=mix)]
+    passed = list(run_qa(samples).passed); random.Random(seed).shuffle(passed)
+    return samples, passed
+
+def stage_data(demo:Demo, out:Path) -> dict:
+    from aiqarus.qa import diversity_report
     from aiqarus.schema import write_jsonl
-    P = DP[demo.cfg.data_preset]
-    samples = [s for t in ('foundation', 'behavioral', 'categories') for s in make_training_set(t, P[t], demo.cfg.seed)]
-    qa = run_qa(samples)
-    rng = random.Random(demo.cfg.seed); passed = list(qa.passed); rng.shuffle(passed)
+    samples, passed = training_set(demo.cfg.data_preset, demo.cfg.seed)
     write_jsonl(out/'train.jsonl', passed)
     div = diversity_report(passed, _cases(demo))
     return {'generated': len(samples), 'passed': len(passed), 'leakage': div['leakage'],
@@ -155,12 +160,17 @@ def _eval_result(run, label:str) -> dict:
     return {'accuracy': s['accuracy'], 'per_action_turns': pa, 'score_version': run.version, 'scorer': run.score.get('scorer'),
             'line': f"{label}: case accuracy {s['accuracy']:.1%} on {s['n']} cases; turn accuracy by action {pa} (scores/v{run.version})"}
 
-def stage_eval(demo:Demo, out:Path, adapter=None, label='') -> dict:
+def eval_stage(demo:Demo, cases:list, backend, run_dir:Path, model:str, label:str) -> dict:
+    "Run `cases` on `backend` into `run_dir` (rule judge, the demo's seed); the stage result, both failure directions included."
     from aiqarus.eval import run_eval, load_run
     from aiqarus.judge import RuleJudge
-    b = _backend(demo, adapter)
-    r = run_eval(_cases(demo), b, out/label, judge=RuleJudge(), seed=demo.cfg.seed, model=label)
-    return {**_eval_result(load_run(out/label), label), 'model_calls': r.model_calls, 'turns': r.turns_served}
+    r = run_eval(cases, backend, run_dir, judge=RuleJudge(), seed=demo.cfg.seed, model=model)
+    run = load_run(run_dir)
+    return {**_eval_result(run, label), 'directions': {k: run.summary[k] for k in ('unwarranted_call_rate', 'over_restraint_rate')},
+            'model_calls': r.model_calls, 'turns': r.turns_served}
+
+def stage_eval(demo:Demo, out:Path, adapter=None, label='') -> dict:
+    return eval_stage(demo, _cases(demo), _backend(demo, adapter), out/label, label, label)
 
 def refresh_eval(demo:Demo, label:str):
     "A `refresh` for an eval stage: re-score its run when the newest score version was made by other scoring code."
@@ -186,11 +196,7 @@ def walkthrough_cases(demo:Demo) -> list:
 
 def stage_walkthrough(demo:Demo, out:Path) -> dict:
     "The SFT model on the walkthrough's clarification_loop cases (a real run for `90_clarification_loop`)."
-    from aiqarus.eval import run_eval, load_run
-    from aiqarus.judge import RuleJudge
-    b = _backend(demo, demo.dir/'sft'/'adapter')
-    r = run_eval(walkthrough_cases(demo), b, out/WALKTHROUGH[1], judge=RuleJudge(), seed=demo.cfg.seed, model='sft')
-    return {**_eval_result(load_run(out/WALKTHROUGH[1]), 'sft on clarification_loop'), 'model_calls': r.model_calls, 'turns': r.turns_served}
+    return eval_stage(demo, walkthrough_cases(demo), _backend(demo, demo.dir/'sft'/'adapter'), out/WALKTHROUGH[1], 'sft', 'sft on clarification_loop')
 
 def stage_sft(demo:Demo, out:Path) -> dict:
     from aiqarus.sft import train_sft
@@ -212,12 +218,9 @@ PAIRS_POOL = ('eval_pairs_pool', 'sft_pairs_pool')
 
 def stage_pairs_pool(demo:Demo, out:Path) -> dict:
     "The SFT model on the preference-pair pool: cases whose request shapes are in neither training nor eval, so pairs never come from the yardstick."
-    from aiqarus.eval import run_eval, load_run
     from aiqarus.generate import make_eval_set
-    from aiqarus.judge import RuleJudge
-    b = _backend(demo, demo.dir/'sft'/'adapter')
-    r = run_eval(make_eval_set(demo.cfg.eval_per_category, demo.cfg.seed, pool='pairs'), b, out/PAIRS_POOL[1], judge=RuleJudge(), seed=demo.cfg.seed, model='sft')
-    return {**_eval_result(load_run(out/PAIRS_POOL[1]), 'sft on the pairs pool'), 'model_calls': r.model_calls, 'turns': r.turns_served}
+    cases = make_eval_set(demo.cfg.eval_per_category, demo.cfg.seed, pool='pairs')
+    return eval_stage(demo, cases, _backend(demo, demo.dir/'sft'/'adapter'), out/PAIRS_POOL[1], 'sft', 'sft on the pairs pool')
 
 def stage_pairs(demo:Demo, out:Path) -> dict:
     from aiqarus.pairs import pairs_from_run, write_pairs, pair_table
@@ -257,10 +260,9 @@ def stage_compare(demo:Demo, out:Path) -> dict:
 
 def stage_probe(demo:Demo, out:Path) -> dict:
     "Probe the SFT model (clarify vs call_tool), build a steering vector at the best layer, sweep α on the eval subset, and run the guardrail."
-    import torch
     from aiqarus.schema import read_jsonl, Sample
     from aiqarus.probe import capture, probe_layers, probe_texts, plot_probe
-    from aiqarus.steer import steering_vector, steer_sweep, plot_sweep
+    from aiqarus.steer import steering_vector, steer_sweep, plot_sweep, alpha_setter
     from aiqarus.guardrail import GuardrailBackend
     from aiqarus.eval import run_eval, Conversation
     samples = read_jsonl(demo.dir/'data'/'train.jsonl', Sample)
@@ -275,14 +277,9 @@ def stage_probe(demo:Demo, out:Path) -> dict:
     blob = steering_vector(model, b.tok, texts, labels, layer, path=out/'clarify_vs_call_tool.pt')   # raw: α = 1 adds the mean difference
     cases = [c for c in _cases(demo) if c.category in ('clarification_loop', 'clarification_follow_through', 'permission_verification', 'multi_step_chaining', 'scope_creep', 'error_recovery')]
     reqs = [Conversation(c).request() for c in cases]; exp = [c.expected[0].action for c in cases]
-    from aiqarus.backends import add_steering
-    def make(alpha):
-        for h in getattr(b, 'handles', []): h.remove()
-        b.handles = add_steering(b.model, layer, blob['vector'], alpha) if alpha else []
-        return b
+    make = alpha_setter(b, layer, blob['vector'])
     sweep = steer_sweep(make, reqs, exp, demo.cfg.steer_alphas)
-    for h in getattr(b, 'handles', []): h.remove()
-    b.handles = []
+    make(0.0)
     plot_sweep(sweep, demo.fig/'steering_sweep.png', f"SFT model: α × (clarify − call_tool) at layer {layer}")
     from aiqarus.guardrail import GUARD_ALL
     g = GuardrailBackend(b, mode='regenerate', guard=GUARD_ALL)      # every restraint stance: the SFT model's contradictions argue answer_directly

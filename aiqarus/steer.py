@@ -13,7 +13,7 @@ from .schema import ACTIONS
 from .probe import capture, mean_difference
 
 # %% auto #0
-__all__ = ['steering_vector', 'action_distribution', 'steer_sweep', 'plot_sweep']
+__all__ = ['steering_vector', 'action_distribution', 'steer_sweep', 'alpha_setter', 'plot_sweep']
 
 # %% ../nbs/51_steer.ipynb #449f5f55
 def steering_vector(model, tokenizer, texts:list, labels:list, layer:int, toward:str='clarify', away:str='call_tool', path=None) -> dict:
@@ -42,6 +42,15 @@ def steer_sweep(make_backend, requests:list, expected:list, alphas:list) -> list
         acc = {e: sum(p == e for p, x in zip(preds, expected) if x == e) / max(1, sum(x == e for x in expected)) for e in sorted(set(expected))}
         out.append({'alpha': a, 'distribution': {k: v / len(preds) for k, v in collections.Counter(preds).items()}, 'accuracy': acc, 'n': len(preds), 'preds': preds})
     return out
+
+def alpha_setter(backend, layer:int, vector):
+    "`make(alpha)` for `steer_sweep` on one loaded HF backend: α × `vector` added after decoder layer `layer`, any earlier α removed (`make(0)` clears)."
+    from aiqarus.backends import add_steering
+    def make(alpha):
+        for h in getattr(backend, 'handles', []): h.remove()
+        backend.handles = add_steering(backend.model, layer, vector, alpha) if alpha else []
+        return backend
+    return make
 
 def plot_sweep(sweep:list, path, title:str='') -> Path:
     "Predicted-action shares and per-action accuracy against α."
