@@ -18,7 +18,7 @@ __all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', '
            'stage_train_data', 'split_cases', 'read_split', 'stage_split', 'stage_ablation_base', 'stage_sft_arm',
            'stage_pool', 'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe',
            'stage_sweep', 'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table',
-           'stage_ablation_compare', 'run_ablation']
+           'stage_ablation_compare', 'failed_turns', 'run_ablation']
 
 # %% ../nbs/93_ablation.ipynb #216437a9
 OVERBALANCED_MIX = {'call_tool': 30, 'clarify': 28, 'escalate': 20, 'answer_directly': 12, 'refuse': 10}   # the write-up's proposal
@@ -41,11 +41,14 @@ class AblationConfig:
     probe_per_action: int = 24
     steer_units: list = field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 4.0])   # α in units of the raw clarify − call_tool mean difference
     mix_b: dict = field(default_factory=lambda: dict(OVERBALANCED_MIX))
+    max_pairs: int|None = None      # pairs (c) and (d) train on, drawn from the shuffled pool failures (None: all)
+    eval_dtype: str|None = 'bfloat16'  # every arm's eval weights (measured on SmolLM2, 2 cores: prefill 839 vs 337 tok/s in fp32)
     seed: int = 0
 
 ABLATION_PRESETS = {
-    'ablation': AblationConfig('ablation', 'mini', 'mini', dev_n=140, test_n=280,
-                               min_turns={'clarify': 40, 'escalate': 40, 'refuse': 40, 'answer_directly': 40}, pool_per_category=6),
+    'ablation': AblationConfig('ablation', 'mini', 'ablation', dev_n=70, test_n=280,
+                               min_turns={'clarify': 40, 'escalate': 40, 'refuse': 40, 'answer_directly': 40}, pool_per_category=4,
+                               pref_epochs=1.0, max_pairs=48),
     # the same graph in CI: a tenth of a pass, a few preference steps — it checks the contract, not restraint
     'ablation-smoke': AblationConfig('ablation-smoke', 'tiny', 'smoke', dev_n=16, test_n=16, min_turns={a: 2 for a in RESTRAINT_ACTIONS},
                                      pool_per_category=1, epochs=0.1, pref_epochs=0.3, max_new_tokens=16, batch_size=16, probe_per_action=8, steer_units=[0.0, 1.0]),
@@ -161,7 +164,7 @@ def stage_ablation_pairs(a:Demo, out:Path) -> dict:
 def _pairs(a:Demo) -> list:
     from aiqarus.pairs import read_pairs
     ps = read_pairs(_dir(a, 'pairs', 'pairs.jsonl')); random.Random(a.cfg.seed).shuffle(ps)
-    return ps
+    return ps[:a.cfg.max_pairs]
 
 def stage_simpo_arm(a:Demo, out:Path) -> dict:
     "(c): SimPO (cpo_alpha 0) continuing (a)'s adapter, `pref_epochs` passes over every pair."
@@ -299,6 +302,22 @@ def stage_ablation_compare(a:Demo, out:Path, split:str) -> dict:
     (out/'ablation.md').write_text('\n'.join(md))
     acc = {arm: round(r.summary['accuracy'], 4) for arm, r in runs.items()}
     return {'accuracy': acc, 'line': f"{split}: case accuracy {acc}"}
+
+# %% ../nbs/93_ablation.ipynb #a415c401
+def failed_turns(runs:dict, expected:str|None=None, failed_in:str='a'):
+    "Every scored turn `runs[failed_in]` got wrong (expected action `expected`, or any), with each arm's predicted action at that turn of that case."
+    import pandas as pd
+    at = {arm: {(r.case_id, t.index): t for r in run.records for t in r.turns} for arm, run in runs.items()}
+    rows = []
+    for r in runs[failed_in].records:
+        for t in r.turns:
+            if t.correct or (expected and t.expected_action != expected): continue
+            row = {'case': r.case_id, 'turn': t.index, 'category': r.category, 'expected': t.expected_action}
+            for arm in runs:
+                o = at[arm].get((r.case_id, t.index))
+                row[arm] = '—' if o is None else o.predicted_action + ('' if not o.correct else ' ✓')
+            rows.append(row)
+    return pd.DataFrame(rows, columns=['case', 'turn', 'category', 'expected', *runs])
 
 # %% ../nbs/93_ablation.ipynb #1276d811
 def run_ablation(preset:str='ablation', split:str='dev', root=None, figures=None, log=print) -> dict:

@@ -183,12 +183,19 @@ def keep_think_prefix(prompt:str, text:str) -> str:
     "A prompt ending in '<think>' opened the think block itself: the output gets the tag back, so it parses like any other."
     return ('<think>\n' + text) if prompt.rstrip().endswith('<think>') and '<think>' not in text else text
 
+def _dtype(dtype, device:str):
+    "The weights' dtype: `dtype` when given ('float32', 'bfloat16', ...), else fp32 on CPU and bf16 on an accelerator."
+    import torch
+    if dtype is None: return torch.float32 if device == 'cpu' else torch.bfloat16
+    if not isinstance(getattr(torch, str(dtype), None), torch.dtype): raise ValueError(f"unknown dtype {dtype!r}; expected e.g. 'float32' or 'bfloat16'")
+    return getattr(torch, dtype)
+
 class HFBackend:
     "transformers causal LM: batched greedy generation through the tokenizer's chat template."
     spec = None
     def __init__(self, model:str, adapter:str|None=None, gguf:str|None=None, max_new_tokens:int=256, batch_size:int=8,
                  device:str|None=None, enable_thinking:bool=True, hooks:list|None=None, model_obj=None, tokenizer=None,
-                 chat_template:str|None=None, steer:str|None=None, alpha:float=0.0, layer:int|None=None):
+                 chat_template:str|None=None, steer:str|None=None, alpha:float=0.0, layer:int|None=None, dtype:str|None=None):
         import torch
         from transformers import AutoTokenizer, AutoModelForCausalLM
         p = Path(model)
@@ -204,7 +211,7 @@ class HFBackend:
         if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
         self.stop = stop_strings(self.tok)
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        m = model_obj if model_obj is not None else AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32 if self.device == 'cpu' else torch.bfloat16, **kw)
+        m = model_obj if model_obj is not None else AutoModelForCausalLM.from_pretrained(model, dtype=_dtype(dtype, self.device), **kw)
         if adapter:
             from peft import PeftModel
             m = PeftModel.from_pretrained(m, adapter); self.name += f"+{portable_path(adapter)}"

@@ -638,6 +638,22 @@ def _bench_sft_step(steps:int=4, n:int=48, seed:int=0):
                f"losses equal: {l_on == l_off} (on {[round(x, 4) for x in l_on]}, off {[round(x, 4) for x in l_off]})")
 
 # %% ../nbs/95_cli.ipynb #f9325182
+def _bench_eval_turns(d:str, g:str, n:int, max_new_tokens:int=96):
+    "Seconds per eval turn as the eval serves them (dev first turns: system prompt, tools, history; batched; stop at end of turn), fp32 vs bf16 weights."
+    import time
+    from aiqarus.backends import HFBackend
+    from aiqarus.generate import make_split
+    from aiqarus.eval import Conversation
+    reqs = [Conversation(c).request() for c in make_split('dev', n, 0)]
+    out = {}
+    for dt in ('float32', 'bfloat16'):
+        b = HFBackend(d, gguf=g, max_new_tokens=max_new_tokens, batch_size=n, dtype=dt)
+        b.generate(reqs[:2]); b.generated_tokens = 0
+        t0 = time.perf_counter(); b.generate(reqs); out[dt] = (time.perf_counter() - t0) / len(reqs)
+        ptoks = sum(len(b.tok(b.prompt(r), add_special_tokens=False)['input_ids']) for r in reqs) / len(reqs)
+    typer.echo(f"bench generate: eval turns ({n} dev first turns, prompts {ptoks:.0f} tokens on average, up to {max_new_tokens} new): "
+               f"hf fp32 {out['float32']:.2f} s/turn, hf bf16 {out['bfloat16']:.2f} s/turn, fp32 / bf16 {out['float32'] / out['bfloat16']:.1f}x")
+
 def _bench_generate(n:int=16, new_tokens:int=48, model:str='smollm2'):
     "Generation tokens/s on SmolLM2, same prompts, one run: hf: batched and one at a time, and llamacpp: where the server is installed."
     import time, torch
@@ -657,6 +673,7 @@ def _bench_generate(n:int=16, new_tokens:int=48, model:str='smollm2'):
     (tb, db), (t1, d1) = timed(n), timed(1)
     typer.echo(f"bench generate ({model}, {n} prompts, {new_tokens} new tokens each, {torch.get_num_threads()} threads): "
                f"hf batched {tb:.0f} tok/s ({db:.1f}s), hf one at a time {t1:.0f} tok/s ({d1:.1f}s), ratio {tb / t1:.1f}x")
+    _bench_eval_turns(d, g, n)
     from aiqarus.serve import have_llama_server
     if not have_llama_server(): return typer.echo("bench generate: llamacpp not measured (llama-cpp-python[server] not installed: make server)")
     from aiqarus.backends import LlamaCppBackend

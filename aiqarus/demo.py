@@ -33,6 +33,7 @@ class DemoConfig:
     probe_per_action: int
     steer_alphas: list = field(default_factory=list)   # in units of the raw clarify − call_tool mean difference
     walkthrough_cases: int = 0      # the SFT model on this many clarification_loop cases: the walkthrough's real run
+    eval_dtype: str|None = None     # the eval backend's weights: None is fp32 on CPU (backends.HFBackend)
     seed: int = 0
 
 PRESETS = {
@@ -110,7 +111,7 @@ def _backend(demo:Demo, adapter=None, **kw):
     from aiqarus.backends import HFBackend
     d, g = _base(demo)
     return HFBackend(d, gguf=g, adapter=str(adapter) if adapter else None, max_new_tokens=demo.cfg.max_new_tokens,
-                     batch_size=demo.cfg.batch_size, chat_template=None if adapter else _template_for(demo.cfg.model)[1], **kw)
+                     batch_size=demo.cfg.batch_size, chat_template=None if adapter else _template_for(demo.cfg.model)[1], dtype=demo.cfg.eval_dtype, **kw)
 
 def _cases(demo:Demo):
     from aiqarus.generate import make_eval_set

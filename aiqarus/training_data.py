@@ -166,6 +166,7 @@ def scenario_sample(data_type:str, category:str, i:int, seed:int=0) -> Sample:
 # %% ../nbs/11_training_data.ipynb #08e14073
 PRESETS = {'v3': {'foundation': 21_501, 'behavioral': 3_123, 'categories': 1_538, 'eval_per_category': 100},
            'mini': {'foundation': 400, 'behavioral': 105, 'categories': 60, 'eval_per_category': 5},
+           'ablation': {'foundation': 160, 'behavioral': 40, 'categories': 28, 'eval_per_category': 5},   # one pass fits the ablation's 2 h on 2 cores
            'smoke': {'foundation': 60, 'behavioral': 14, 'categories': 8, 'eval_per_category': 1}}
 
 def make_training_set(data_type:str, n:int, seed:int=0, mix:dict|None=None, subtypes:dict|None=None, skew:dict|None=None,
