@@ -14,11 +14,11 @@ from .schema import RESTRAINT_ACTIONS, DEFAULT_MIX
 from .demo import Demo, SOLVER
 
 # %% auto #0
-__all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'AblationConfig',
+__all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'GOAL', 'AblationConfig',
            'stage_train_data', 'split_cases', 'read_split', 'stage_split', 'stage_ablation_base', 'stage_sft_arm',
            'stage_pool', 'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe',
            'stage_sweep', 'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table',
-           'stage_ablation_compare', 'failed_turns', 'run_ablation']
+           'stage_ablation_compare', 'failed_turns', 'guard_effect', 'goal_check', 'run_ablation']
 
 # %% ../nbs/93_ablation.ipynb #216437a9
 OVERBALANCED_MIX = {'call_tool': 30, 'clarify': 28, 'escalate': 20, 'answer_directly': 12, 'refuse': 10}   # the write-up's proposal
@@ -63,7 +63,7 @@ _CODE = {'data': ('schema', 'generate', 'training_data', 'qa'), 'split': ('gener
 ABLATION_CODE = {k: v + ('ablation', 'demo') for k, v in _CODE.items()}    # every stage also hashes the code that drives it
 
 # %% ../nbs/93_ablation.ipynb #4f5cfe07
-def _dir(a:Demo, *parts) -> Path: return a.dir.joinpath(*parts)
+def _dir(a, *parts) -> Path: return (Path(a) if isinstance(a, (str, Path)) else a.dir).joinpath(*parts)   # a: a Demo, or its directory
 def _adapter(a:Demo, arm:str) -> Path: return _dir(a, {'a': 'sft_a', 'b': 'sft_b', 'c': 'simpo_c', 'd': 'adv_d'}[arm], 'adapter')
 def _steps(n:int, epochs:float, bs:int) -> int: return max(1, math.ceil(epochs * n / bs))
 def _stage(arm:str, split:str) -> str: return f"{'guard' if arm == 'e' else 'eval'}:{arm}:{split}"
@@ -262,10 +262,10 @@ def stage_arm_eval(a:Demo, out:Path, arm:str, split:str) -> dict:
     if split == 'test': _look(a, arm, 'done')
     return res
 
-def arm_run_dir(a:Demo, arm:str, split:str) -> Path: return _dir(a, _stage(arm, split).replace(':', '_'), arm)
+def arm_run_dir(a, arm:str, split:str) -> Path: return _dir(a, _stage(arm, split).replace(':', '_'), arm)
 
-def arm_runs(a:Demo, split:str) -> dict:
-    "The scored run of every arm on `split` (those that exist)."
+def arm_runs(a, split:str) -> dict:
+    "The scored run of every arm on `split` (those that exist); `a` is the ablation's `Demo` or its directory (e.g. the committed copy)."
     from aiqarus.eval import load_run
     return {arm: load_run(arm_run_dir(a, arm, split)) for arm in ARMS if arm_run_dir(a, arm, split).joinpath('scores').exists()}
 
@@ -318,6 +318,58 @@ def failed_turns(runs:dict, expected:str|None=None, failed_in:str='a'):
                 row[arm] = '—' if o is None else o.predicted_action + ('' if not o.correct else ' ✓')
             rows.append(row)
     return pd.DataFrame(rows, columns=['case', 'turn', 'category', 'expected', *runs])
+
+# %% ../nbs/93_ablation.ipynb #71dbb4e7
+def guard_effect(run_a, run_e, guard=None, turns:bool=False):
+    """Where the guardrail's rule fires on arm (a)'s own scored turns, by the stance its think block took: how often (`rate`: of (a)'s
+    `scored` turns), how often the stance was the expected action (`warranted`) or a call was expected (`false_fires`: the rail would undo a
+    call_tool turn), and where (e) was shown the same prompt at that turn (`compared`), whether (a) and (e) got it right. `turns=True`: one row per fire."""
+    import pandas as pd
+    from aiqarus.guardrail import guardrail_fires, GUARD_ALL
+    from aiqarus.eval import Conversation
+    from aiqarus.schema import ACTIONS
+    guard = GUARD_ALL if guard is None else guard
+    e_at = {(r.case_id, t.index): t for r in run_e.records for t in r.turns}
+    rows, scored = [], 0
+    for r in run_a.records:
+        c = getattr(run_a, 'cases', {}).get(r.case_id)
+        tools = Conversation(c).openai_tools if c is not None else None        # what the rail saw: the request's tools
+        for t in r.turns:
+            scored += t.expected_action in ACTIONS
+            stance = guardrail_fires(t.raw, tools, guard)
+            if not stance: continue
+            o = e_at.get((r.case_id, t.index))
+            same = o is not None and bool(t.prompt_sha) and o.prompt_sha == t.prompt_sha
+            rows.append({'case': r.case_id, 'turn': t.index, 'stance': stance, 'expected': t.expected_action, 'compared': same,
+                         'a_correct': t.correct, 'e_action': o.predicted_action if same else '', 'e_correct': same and o.correct})
+    df = pd.DataFrame(rows, columns=['case', 'turn', 'stance', 'expected', 'compared', 'a_correct', 'e_action', 'e_correct'])
+    if turns: return df
+    df = df.assign(warranted=df['expected'] == df['stance'], false_fires=df['expected'] == 'call_tool',
+                   a_right=df['compared'] & df['a_correct'], e_right=df['compared'] & df['e_correct'])
+    g = df.groupby('stance')
+    out = pd.DataFrame({'fired': g.size()}).join(g[['warranted', 'false_fires', 'compared', 'a_right', 'e_right']].sum().astype(int))
+    out.insert(1, 'rate', (out['fired'] / max(1, scored)).round(4))
+    return out.rename(columns={'a_right': 'a_correct', 'e_right': 'e_correct'}).reset_index().assign(scored=scored)
+
+# %% ../nbs/93_ablation.ipynb #411c7993
+GOAL = {'lift': 0.30, 'actions': ('clarify', 'escalate', 'refuse'), 'max_call_tool_drop': 0.10}
+
+def goal_check(table, goal:dict|None=None) -> dict:
+    """The issue's bar on one arm-vs-(a) `compare` table (turn-level action rows, 95% intervals): each action's paired diff and interval low,
+    `ok` per condition (None where the table has no paired turns of that action: it cannot be shown), and `met` only if every condition holds."""
+    g, eps = {**GOAL, **(goal or {})}, 1e-9         # eps: 0.35 - 0.05 is 0.2999… in floating point
+    if table.attrs.get('alpha', 0.05) != 0.05: raise ValueError(f"goal_check needs 95% intervals; this table has alpha={table.attrs['alpha']}")
+    t = table[(table['level'] == 'action') & (table['unit'] == 'turn')].set_index('name')
+    if t.empty: raise ValueError("goal_check: no turn-level action rows (run compare(..., units='turn'))")
+    def get(a): return t.loc[a] if a in t.index and t.loc[a, 'n_pairs'] > 0 else None
+    out = {}
+    for a in g['actions']:
+        r = get(a)
+        out[a] = {'diff': None, 'ci_low': None, 'ok': None} if r is None else \
+                 {'diff': round(float(r['diff']), 4), 'ci_low': round(float(r['ci_low']), 4), 'ok': bool(r['diff'] >= g['lift'] - eps and r['ci_low'] > 0)}
+    r = get('call_tool')
+    out['call_tool'] = {'diff': None, 'ok': None} if r is None else {'diff': round(float(r['diff']), 4), 'ok': bool(r['diff'] >= -g['max_call_tool_drop'] - eps)}
+    return {**out, 'met': all(v['ok'] is True for v in out.values())}
 
 # %% ../nbs/93_ablation.ipynb #1276d811
 def run_ablation(preset:str='ablation', split:str='dev', root=None, figures=None, log=print) -> dict:

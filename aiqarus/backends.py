@@ -262,7 +262,7 @@ class HFBackend:
         decoding = {'max_new_tokens': self.max_new_tokens, 'do_sample': False, 'temperature': 0.0, 'batch_size': self.batch_size,
                     'enable_thinking': self.enable_thinking, 'stop': self.stop, 'device': self.device,
                     'dtype': str(next(self.model.parameters()).dtype).removeprefix('torch.'), 'generation_config': gen_cfg}
-        steer = {'path': str(self.steer), 'sha256': file_sha256(self.steer), 'alpha': self.alpha, 'layer': self.layer} if self.steer else None
+        steer = {'path': portable_path(self.steer), 'sha256': file_sha256(self.steer), 'alpha': self.alpha, 'layer': self.layer} if self.steer else None
         adapter = describe_weights(self.adapter) if self.adapter else None
         return _describe(self, describe_weights(self.model_path, only=self.gguf), adapter, decoding, self.tok.chat_template,
                          steer=steer, custom_hooks=self.custom_hooks)

@@ -644,10 +644,11 @@ def _bench_eval_turns(d:str, g:str, n:int, max_new_tokens:int=96):
     from aiqarus.backends import HFBackend
     from aiqarus.generate import make_split
     from aiqarus.eval import Conversation
-    reqs = [Conversation(c).request() for c in make_split('dev', n, 0)]
+    from aiqarus.sft import HERMES_THINK
+    reqs = [Conversation(c).request() for c in make_split('dev', n, 0, min_turns={})]      # any n dev cases: no restraint quota
     out = {}
     for dt in ('float32', 'bfloat16'):
-        b = HFBackend(d, gguf=g, max_new_tokens=max_new_tokens, batch_size=n, dtype=dt)
+        b = HFBackend(d, gguf=g, max_new_tokens=max_new_tokens, batch_size=n, dtype=dt, chat_template=HERMES_THINK)   # the eval's template: tools in the prompt
         b.generate(reqs[:2]); b.generated_tokens = 0
         t0 = time.perf_counter(); b.generate(reqs); out[dt] = (time.perf_counter() - t0) / len(reqs)
         ptoks = sum(len(b.tok(b.prompt(r), add_special_tokens=False)['input_ids']) for r in reqs) / len(reqs)

@@ -17,7 +17,7 @@ __all__ = ['HERMES_THINK', 'DELTANET_TARGETS', 'ATTN_MLP_TARGETS', 'AiqarusArgs'
            'TemplatePatchError', 'add_generation_tags', 'assistant_spans', 'check_loss_mask', 'sample_tools',
            'truncation_report', 'check_truncation', 'useful_token_fraction', 'packing_available', 'rebalance',
            'smollm2_path', 'resolve_model', 'load_tokenizer', 'load_model_and_tokenizer', 'bnb_config', 'lora_config',
-           'lora_targets', 'data_hash', 'training_template', 'train_sft', 'tiny_recipe']
+           'lora_targets', 'data_hash', 'card_recipe', 'training_template', 'train_sft', 'tiny_recipe']
 
 # %% ../nbs/40_sft.ipynb #59b203aa
 @dataclasses.dataclass
@@ -263,6 +263,10 @@ def data_hash(samples:list) -> str:
     for s in samples: h.update(json.dumps(s.to_dict(), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
+def card_recipe(recipe:Recipe) -> dict:
+    "The recipe as a run card records it: the settings, with the model and the recipe file as portable paths (a hub id stays as given)."
+    return {'recipe': {**recipe.raw, 'model_name_or_path': portable_path(recipe.model.model_name_or_path)}, 'recipe_path': portable_path(recipe.path)}
+
 def training_template(tok) -> str:
     "The chat template TRL trains with: the tokenizer's own if it marks assistant spans, else TRL's `{% generation %}` twin of it."
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
@@ -294,7 +298,7 @@ def train_sft(recipe:Recipe, samples:list, out_dir, model=None, tokenizer=None, 
     trainer.model.save_pretrained(out_dir); tok.save_pretrained(out_dir)
     bs = args.per_device_train_batch_size
     strategy = 'packed' if args.packing else 'grouped' if str(getattr(args, 'train_sampling_strategy', '')) == 'group_by_length' else 'padded'
-    card = {'kind': 'sft', 'recipe': recipe.raw, 'recipe_path': recipe.path, 'init_adapter': portable_path(init_adapter) if init_adapter else None, 'data_hash': data_hash(samples), 'n_samples': len(samples),
+    card = {'kind': 'sft', **card_recipe(recipe), 'init_adapter': portable_path(init_adapter) if init_adapter else None, 'data_hash': data_hash(samples), 'n_samples': len(samples),
             'action_mix': dict(collections.Counter(s.action for s in samples)), 'dropped_by_truncation': rep['dropped'],
             'tokens': rep['tokens'], 'assistant_tokens': rep['assistant_tokens'], 'assistant_token_share': round(rep['assistant_tokens'] / max(1, rep['tokens']), 4),
             'useful_token_fraction': round(useful_token_fraction(rep['lengths'], bs, strategy, args.max_length), 4), 'batching': strategy,

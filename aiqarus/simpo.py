@@ -11,7 +11,8 @@ from pathlib import Path
 from .schema import Sample, assistant
 from .parse import parse_turn
 from .pairs import Pair
-from .sft import Recipe, load_model_and_tokenizer, lora_config, lora_targets, data_hash
+from .sft import Recipe, load_model_and_tokenizer, lora_config, lora_targets, data_hash, card_recipe
+from .config import portable_path
 
 # %% auto #0
 __all__ = ['pair_texts', 'eos_report', 'train_simpo', 'adversarial_sft_samples']
@@ -63,7 +64,7 @@ def train_simpo(recipe:Recipe, pairs:list, out_dir, sft_adapter:str|None=None, m
     moved = sum(float((p.detach() - before[n]).abs().sum()) for n, p in trainer.model.named_parameters() if n in before)
     trainer.model.save_pretrained(out_dir); tok.save_pretrained(out_dir)
     logs = trainer.state.log_history
-    card = {'kind': 'simpo', 'recipe': recipe.raw, 'recipe_path': recipe.path, 'sft_adapter': adapter, 'n_pairs': len(pairs),
+    card = {'kind': 'simpo', **card_recipe(recipe), 'sft_adapter': portable_path(adapter) if adapter else None, 'n_pairs': len(pairs),
             'pairs_hash': data_hash([Sample(p.id, 'eval', p.expected_action, p.prompt + [assistant(p.chosen)]) for p in pairs]) if pairs else '',
             'eos': eos, 'adapter_change_l1': moved, 'lora_targets': lora_targets(trainer.model), 'losses': [h['loss'] for h in logs if 'loss' in h],
             'reward_margins': [h.get('rewards/margins') for h in logs if 'rewards/margins' in h], 'train_loss': result.training_loss,
