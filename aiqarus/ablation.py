@@ -304,10 +304,12 @@ def stage_ablation_compare(a:Demo, out:Path, split:str) -> dict:
     return {'accuracy': acc, 'line': f"{split}: case accuracy {acc}"}
 
 # %% ../nbs/93_ablation.ipynb #a415c401
+def _turn_index(run) -> dict: return {(r.case_id, t.index): t for r in run.records for t in r.turns}     # (case, turn) -> that turn's result
+
 def failed_turns(runs:dict, expected:str|None=None, failed_in:str='a'):
     "Every scored turn `runs[failed_in]` got wrong (expected action `expected`, or any), with each arm's predicted action at that turn of that case."
     import pandas as pd
-    at = {arm: {(r.case_id, t.index): t for r in run.records for t in r.turns} for arm, run in runs.items()}
+    at = {arm: _turn_index(run) for arm, run in runs.items()}
     rows = []
     for r in runs[failed_in].records:
         for t in r.turns:
@@ -329,7 +331,7 @@ def guard_effect(run_a, run_e, guard=None, turns:bool=False):
     from aiqarus.eval import Conversation
     from aiqarus.schema import ACTIONS
     guard = GUARD_ALL if guard is None else guard
-    e_at = {(r.case_id, t.index): t for r in run_e.records for t in r.turns}
+    e_at = _turn_index(run_e)
     rows, scored = [], 0
     for r in run_a.records:
         c = getattr(run_a, 'cases', {}).get(r.case_id)

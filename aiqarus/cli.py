@@ -649,9 +649,9 @@ def _bench_eval_turns(d:str, g:str, n:int, max_new_tokens:int=96):
     out = {}
     for dt in ('float32', 'bfloat16'):
         b = HFBackend(d, gguf=g, max_new_tokens=max_new_tokens, batch_size=n, dtype=dt, chat_template=HERMES_THINK)   # the eval's template: tools in the prompt
-        b.generate(reqs[:2]); b.generated_tokens = 0
+        b.generate(reqs[:2])                                          # warm-up
         t0 = time.perf_counter(); b.generate(reqs); out[dt] = (time.perf_counter() - t0) / len(reqs)
-        ptoks = sum(len(b.tok(b.prompt(r), add_special_tokens=False)['input_ids']) for r in reqs) / len(reqs)
+    ptoks = sum(len(b.tok(b.prompt(r), add_special_tokens=False)['input_ids']) for r in reqs) / len(reqs)
     typer.echo(f"bench generate: eval turns ({n} dev first turns, prompts {ptoks:.0f} tokens on average, up to {max_new_tokens} new): "
                f"hf fp32 {out['float32']:.2f} s/turn, hf bf16 {out['bfloat16']:.2f} s/turn, fp32 / bf16 {out['float32'] / out['bfloat16']:.1f}x")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from .config import settings, portable_path
 
 # %% auto #0
-__all__ = ['PRESETS', 'SOLVER', 'STAGE_CODE', 'RUN_NAMES', 'WALKTHROUGH', 'PAIRS_POOL', 'DemoConfig', 'Demo', 'training_set',
-           'stage_data', 'stage_base', 'eval_stage', 'stage_eval', 'refresh_eval', 'walkthrough_cases',
-           'stage_walkthrough', 'stage_sft', 'stage_report', 'stage_pairs_pool', 'stage_pairs', 'stage_simpo',
-           'stage_compare', 'stage_probe', 'run_demo', 'save_reference']
+__all__ = ['PRESETS', 'SOLVER', 'STAGE_CODE', 'RUN_NAMES', 'WALKTHROUGH', 'PAIRS_POOL', 'RUN_FILES', 'KEPT_FILES', 'DemoConfig',
+           'Demo', 'training_set', 'stage_data', 'stage_base', 'eval_stage', 'stage_eval', 'refresh_eval',
+           'walkthrough_cases', 'stage_walkthrough', 'stage_sft', 'stage_report', 'stage_pairs_pool', 'stage_pairs',
+           'stage_simpo', 'stage_compare', 'stage_probe', 'run_demo', 'save_reference']
 
 # %% ../nbs/92_demo.ipynb #a80ef326
 @dataclass
@@ -326,17 +326,20 @@ def run_demo(preset:str='default', root=None, figures=None, log=print) -> dict:
     return demo.results
 
 # %% ../nbs/92_demo.ipynb #eaea8975
+RUN_FILES = ('run.json', 'cases.jsonl', 'journal.jsonl', 'prompts.jsonl.gz')          # an eval run's raw layer; its scores/ go with it
+KEPT_FILES = ('stage.json', 'run_card.json', 'pairs.jsonl', 'compare.json', 'ablation.md', 'test_looks.jsonl')
+
 def save_reference(demo_dir, dest) -> list:
-    "Copy a finished demo's JSON artifacts (stage results, eval runs, pairs) from `demo_dir` to `dest`."
+    """Copy the data of a finished demo or ablation from `demo_dir` to `dest`: every stage's result, every eval run directory whole
+    (raw layer and score versions), pairs, comparisons, test looks, the adapters' run cards and the top-level summaries — no weights,
+    no tensors, no training sets or split files (the run directories carry their cases)."""
     import shutil
     demo_dir, dest = Path(demo_dir), Path(dest)
-    runs = [*RUN_NAMES.items(), WALKTHROUGH, PAIRS_POOL]
-    keep = ['demo_summary.json', *[f"{st}/stage.json" for st in ('data', 'base', 'eval_base', 'sft', 'eval_sft', 'eval_walkthrough', 'eval_pairs_pool', 'report', 'pairs', 'simpo', 'eval_simpo', 'compare', 'probe')],
-            *[f"{st}/{nm}/{f}" for st, nm in runs for f in ('run.json', 'cases.jsonl', 'journal.jsonl', 'prompts.jsonl.gz')],
-            *[str(f.relative_to(demo_dir)) for st, nm in runs for f in sorted((demo_dir/st/nm/'scores').rglob('*.json*'))],
-            'sft/adapter/run_card.json', 'simpo/adapter/run_card.json', 'pairs/pairs.jsonl', 'compare/compare.json']
+    runs = {p.parent for p in demo_dir.rglob('run.json')}
+    def kept(p):
+        return (p.name in KEPT_FILES or (p.parent == demo_dir and p.name.endswith('.json')) or (p.parent in runs and p.name in RUN_FILES)
+                or any(r/'scores' in p.parents for r in runs))
     done = []
-    for k in keep:
-        if (demo_dir/k).exists():
-            (dest/k).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(demo_dir/k, dest/k); done.append(k)
+    for p in sorted(x for x in demo_dir.rglob('*') if x.is_file() and kept(x)):
+        k = p.relative_to(demo_dir); (dest/k).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(p, dest/k); done.append(str(k))
     return done
