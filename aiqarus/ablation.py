@@ -6,19 +6,19 @@ Docs: https://aiqarus.github.io/aiqarus/ablation.html.md"""
 
 # %% ../nbs/93_ablation.ipynb #4dbf3c5d
 from __future__ import annotations
-import json, math, random, time
-from dataclasses import dataclass, field
+import hashlib, json, math, random, time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from .config import settings
 from .schema import RESTRAINT_ACTIONS, DEFAULT_MIX
 from .demo import Demo, SOLVER
 
 # %% auto #0
-__all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'GOAL', 'AblationConfig',
+__all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'GOAL', 'TRIES', 'AblationConfig',
            'stage_train_data', 'split_cases', 'read_split', 'stage_split', 'stage_ablation_base', 'stage_sft_arm',
            'stage_pool', 'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe',
            'stage_sweep', 'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table',
-           'stage_ablation_compare', 'failed_turns', 'guard_effect', 'goal_check', 'run_ablation']
+           'stage_ablation_compare', 'failed_turns', 'guard_effect', 'goal_check', 'run_ablation', 'Try', 'run_try']
 
 # %% ../nbs/93_ablation.ipynb #216437a9
 OVERBALANCED_MIX = {'call_tool': 30, 'clarify': 28, 'escalate': 20, 'answer_directly': 12, 'refuse': 10}   # the write-up's proposal
@@ -68,10 +68,10 @@ def _adapter(a:Demo, arm:str) -> Path: return _dir(a, {'a': 'sft_a', 'b': 'sft_b
 def _steps(n:int, epochs:float, bs:int) -> int: return max(1, math.ceil(epochs * n / bs))
 def _stage(arm:str, split:str) -> str: return f"{'guard' if arm == 'e' else 'eval'}:{arm}:{split}"
 
-def _arm_recipe(a:Demo, kind:str, out:Path):
+def _arm_recipe(a:Demo, kind:str, out:Path, **kw):
     "The demo's recipe for `kind`, batch `train_batch_size`, gradient checkpointing off (a 135M model on CPU has the memory)."
     from aiqarus.demo import _recipe
-    rec = _recipe(a, kind, out)
+    rec = _recipe(a, kind, out, **kw)
     rec.train.gradient_checkpointing, rec.train.per_device_train_batch_size = False, a.cfg.train_batch_size
     return rec
 
@@ -399,3 +399,77 @@ def run_ablation(preset:str='ablation', split:str='dev', root=None, figures=None
     (a.dir/f'ablation_summary_{split}.json').write_text(json.dumps({'preset': preset, 'split': split, 'seconds': round(total, 1), 'stages': a.results}, indent=1, default=str))
     log(f"ablation {preset} on {split}: done in {total / 60:.1f} min -> {a.dir}")
     return a.results
+
+# %% ../nbs/93_ablation.ipynb #1f2b4d37
+@dataclass
+class Try:
+    "One dev iteration: SFT from the base model on arm `data`'s training set, scored on dev at `evals` evenly spaced checkpoints — never on test."
+    data: str                          # 'a' or 'b': whose training set (the write-up's mix, or the over-balanced one)
+    epochs: float                      # passes over it
+    evals: int = 1                     # checkpoints scored on dev; the last is the end of training
+    learning_rate: float|None = None   # None: the recipe's
+    cpu_dtype: str = 'bfloat16'        # base weights while training on CPU (aiqarus bench sft-step measures the gain)
+    why: str = ''
+
+TRIES = {
+    'b3': Try('b', 3.0, 3, why="(b) stopped after one pass with its loss still falling (1.75 -> 1.55): does the over-balanced mix learn restraint given passes?"),
+    'a3': Try('a', 3.0, 3, why="arm (a) trained towards a plateau, as the issue asks of it: does the write-up's mix stay collapsed?"),
+    'smoke': Try('b', 0.2, 2, why="CI: the try contract on the smoke preset"),
+}
+
+def _file_sha(p) -> str: return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]
+
+def _try_row(run_a, run, passes:float, losses:list) -> dict:
+    "One checkpoint's dev results: turn accuracy per expected action, both failure directions, the paired lifts over (a) and the goal."
+    from aiqarus.report import compare
+    s, g = run.summary, goal_check(compare(run_a, run))
+    acc = {a: {'k': round(v['accuracy'] * v['n']), 'n': v['n']} for a, v in s['per_action_turns'].items() if v['n']}
+    return {'passes': round(passes, 3), 'loss': round(sum(losses) / max(1, len(losses)), 4), 'case_accuracy': round(s['accuracy'], 4), 'turns': acc,
+            'unwarranted_call_rate': s['unwarranted_call_rate']['rate'], 'over_restraint_rate': s['over_restraint_rate']['rate'], 'goal': g}
+
+def run_try(name:str, preset:str='ablation', root=None, figures=None, log=print) -> dict:
+    """Train try `name` and score each checkpoint on dev against (a)'s dev run (`tries/<name>/try.json`). Needs the ablation's dev part
+    (its training data, dev split and (a)'s scored dev run); never reads the test split."""
+    from aiqarus.config import source_sha
+    from aiqarus.sft import train_sft
+    from aiqarus.schema import read_jsonl, Sample
+    from aiqarus.eval import load_run, score_run, scorer_version
+    from aiqarus.judge import RuleJudge
+    from aiqarus.demo import _backend, eval_stage
+    if name not in TRIES: raise ValueError(f"unknown try {name!r}; one of {sorted(TRIES)}")
+    t, cfg = TRIES[name], ABLATION_PRESETS[preset]
+    a = Demo(cfg, root, figures, log, code=ABLATION_CODE)
+    train_f, dev_f, a_dev = _dir(a, f'data_{t.data}', 'train.jsonl'), _dir(a, 'split_dev', 'cases.jsonl'), arm_run_dir(a, 'a', 'dev')
+    missing = [str(p) for p in (train_f, dev_f, a_dev/'scores') if not p.exists()]
+    if missing: raise FileNotFoundError(f"try {name}: run the ablation's dev part first (aiqarus demo --preset {preset}); missing {missing}")
+    key = hashlib.sha256(json.dumps({'try': asdict(t), 'cfg': asdict(cfg), 'train': _file_sha(train_f), 'dev': _file_sha(dev_f),
+                                     'code': source_sha('sft', 'training_data', 'ablation', 'demo', *SOLVER, *SCORER)}, sort_keys=True).encode()).hexdigest()[:16]
+    out, t0 = a.dir/'tries'/name, time.time()
+    meta = out/'train.json'
+    if meta.exists() and json.loads(meta.read_text())['key'] != key:
+        raise RuntimeError(f"{meta}: made by another try setting, data or code (key {json.loads(meta.read_text())['key']}, now {key}); move {out} away to run it afresh")
+    if not meta.exists():
+        samples = read_jsonl(train_f, Sample)
+        every = max(1, math.ceil(t.epochs * len(samples) / cfg.train_batch_size / t.evals))
+        over = {'aiqarus_cpu_dtype': t.cpu_dtype, 'save_strategy': 'steps', 'save_steps': every, 'save_only_model': True,
+                **({'learning_rate': t.learning_rate} if t.learning_rate else {})}
+        card = train_sft(_arm_recipe(a, 'sft', out, **over), samples, out/'adapter', max_steps=every * t.evals, seed=cfg.seed)['card']
+        meta.write_text(json.dumps({'key': key, 'try': asdict(t), 'every': every, 'card': card}, indent=1, default=str))
+        log(f"[try {name}] trained: {_card_line(card)[2]} in {card['seconds']:.0f}s")
+    m = json.loads(meta.read_text()); every, card = m['every'], m['card']
+    run_a = load_run(a_dev)
+    if run_a.score.get('scorer') != scorer_version(): run_a = load_run(a_dev, score_run(a_dev, RuleJudge()))   # (a) scored by this scorer too
+    rows = []
+    for k in range(1, t.evals + 1):
+        step, passes = every * k, t.epochs * k / t.evals
+        d = out/f'dev_step{step}'
+        if not d.joinpath('scores').exists():
+            label = f"try {name}: {t.data}'s data, {passes:g} passes"
+            eval_stage(a, read_split(a, 'dev'), _backend(a, out/'adapter'/f'checkpoint-{step}'), d, label, label)
+        rows.append({'step': step, **_try_row(run_a, load_run(d), passes, card['losses'][every * (k - 1): step])})
+        r = rows[-1]; log(f"[try {name}] {passes:g} passes: " + ', '.join(f"{a} {v['k']}/{v['n']}" for a, v in r['turns'].items()) + f"; goal met {r['goal']['met']}")
+    res = {'name': name, 'try': asdict(t), 'key': key, 'train_seconds': card['seconds'], 'tokens_seen': card['tokens_seen'], 'a_dev': {
+           a: {'k': round(v['accuracy'] * v['n']), 'n': v['n']} for a, v in run_a.summary['per_action_turns'].items() if v['n']}, 'checkpoints': rows}
+    (out/'try.json').write_text(json.dumps(res, indent=1, default=str))
+    log(f"try {name} on dev: done in {(time.time() - t0) / 60:.1f} min -> {out}")
+    return res

@@ -441,13 +441,16 @@ def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 3
                                                       "ablation (six arms on SmolLM2, dev/test splits) | ablation-smoke (the same on a tiny model)"),
          split: str = typer.Option(None, help="ablation presets: evaluate the arms on dev (the default; iterate here) or on the frozen test split (every look is recorded)"),
          runs_dir: Path = typer.Option(None, help="default: <runs_dir>/demo-<preset>"), figures_dir: Path = typer.Option(None, help="default: <figures_dir>/demo-<preset>"),
+         try_: str = typer.Option(None, '--try', help="ablation presets: train and score one dev try (ablation.TRIES) after the dev part; never reads test"),
          dry_run: bool = typer.Option(False, help="print the model, the run and figure directories, and stop")):
     "The whole pipeline offline on a real small model; stages skip themselves when their outputs are up to date."
     from aiqarus.demo import run_demo, PRESETS, Demo, _base
-    from aiqarus.ablation import run_ablation, ABLATION_PRESETS, SPLITS
+    from aiqarus.ablation import run_ablation, run_try, ABLATION_PRESETS, SPLITS, TRIES
     presets = {**PRESETS, **ABLATION_PRESETS}
     if preset not in presets: raise UsageError(f"--preset {preset}: unknown; one of {sorted(presets)}")
     if split is not None and preset not in ABLATION_PRESETS: raise UsageError(f"--split is for the ablation presets ({sorted(ABLATION_PRESETS)}); --preset {preset} has no splits")
+    if try_ is not None and (preset not in ABLATION_PRESETS or split == 'test'): raise UsageError(f"--try is a dev iteration of an ablation preset ({sorted(ABLATION_PRESETS)}), never with --split test")
+    if try_ is not None and try_ not in TRIES: raise UsageError(f"--try {try_}: unknown; one of {sorted(TRIES)}")
     split = split or 'dev'
     if split not in SPLITS: raise UsageError(f"--split {split}: unknown; one of {list(SPLITS)}")
     if dry_run:
@@ -455,7 +458,8 @@ def demo(preset: str = typer.Option('default', help="default (SmolLM2-135M, <= 3
         model = _base(d) if presets[preset].model != 'tiny' else ('tiny Qwen3.5 built from config', None)
         what = f", split {split}" if preset in ABLATION_PRESETS else ''
         return typer.echo(f"demo (dry run): preset {preset}{what}, model {model[0]}{'/' + model[1] if model[1] else ''} -> {d.dir}, figures -> {d.fig}")
-    if preset in ABLATION_PRESETS: run_ablation(preset, split, runs_dir, figures_dir, log=typer.echo)
+    if try_ is not None: run_try(try_, preset, runs_dir, figures_dir, log=typer.echo)
+    elif preset in ABLATION_PRESETS: run_ablation(preset, split, runs_dir, figures_dir, log=typer.echo)
     else: run_demo(preset, runs_dir, figures_dir, log=typer.echo)
 
 @app.command()
@@ -607,7 +611,7 @@ def _bench_sft_tokens(n:int=2000, timed:int=16, batch:int=4, max_length:int=3072
 # %% ../nbs/95_cli.ipynb #068b7e8a
 def _bench_sft_step(steps:int=4, n:int=48, seed:int=0):
     """SmolLM2 LoRA SFT on the demo's data, one run: where a sample's tokens go (tool schemas, system prompt, think, visible reply),
-    and training tokens/s with gradient checkpointing on (TRL's default) and off, after one warm-up step each, on the same samples."""
+    and training tokens/s with gradient checkpointing on (TRL's default) and off, and with bf16 base weights, after one warm-up step each, on the same samples."""
     import tempfile
     from aiqarus.training_data import make_training_set
     from aiqarus.sft import load_recipe, train_sft, load_tokenizer, sample_tools
@@ -626,16 +630,18 @@ def _bench_sft_step(steps:int=4, n:int=48, seed:int=0):
     typer.echo(f"bench sft-step: {n} foundation samples, {parts['all'] / n:.0f} tokens each on average; share of all tokens: " +
                ', '.join(f"{k} {v / parts['all']:.0%}" for k, v in parts.items() if k != 'all'))
     res = {}
-    for gc in (True, False):
+    for gc, dt in ((True, 'float32'), (False, 'float32'), (False, 'bfloat16')):
         with tempfile.TemporaryDirectory() as d:
-            r = load_recipe('sft_mini', output_dir=d, per_device_train_batch_size=2, logging_steps=1)
+            r = load_recipe('sft_mini', output_dir=d, per_device_train_batch_size=2, logging_steps=1, aiqarus_cpu_dtype=dt)
             r.train.gradient_checkpointing = gc
             train_sft(r, samples[:2], Path(d)/'warm', max_steps=1, seed=seed)
             card = train_sft(r, samples[:steps * 2], Path(d)/'a', max_steps=steps, seed=seed)['card']
-            res[gc] = (card['tokens_seen'] / card['train_seconds'], card['losses'])     # the trainer's own runtime: no loading or saving
-    (on, l_on), (off, l_off) = res[True], res[False]
+            res[gc, dt] = (card['tokens_seen'] / card['train_seconds'], card['losses'])     # the trainer's own runtime: no loading or saving
+    (on, l_on), (off, l_off), (bf, l_bf) = res[True, 'float32'], res[False, 'float32'], res[False, 'bfloat16']
     typer.echo(f"training tokens/s: gradient checkpointing on {on:.0f}, off {off:.0f} (off/on = {off / on:.2f}x); "
                f"losses equal: {l_on == l_off} (on {[round(x, 4) for x in l_on]}, off {[round(x, 4) for x in l_off]})")
+    typer.echo(f"training tokens/s, gradient checkpointing off: fp32 base weights {off:.0f}, bf16 base weights {bf:.0f} (bf16/fp32 = {bf / off:.2f}x; "
+               f"LoRA weights fp32 in both); losses bf16 {[round(x, 4) for x in l_bf]}, largest difference {max(abs(x - y) for x, y in zip(l_off, l_bf)):.4f}")
 
 # %% ../nbs/95_cli.ipynb #f9325182
 def _bench_eval_turns(d:str, g:str, n:int, max_new_tokens:int=96):

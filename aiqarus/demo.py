@@ -117,14 +117,15 @@ def _cases(demo:Demo):
     from aiqarus.generate import make_eval_set
     return make_eval_set(demo.cfg.eval_per_category, demo.cfg.seed)
 
-def _recipe(demo:Demo, kind:str, out:Path):
+def _recipe(demo:Demo, kind:str, out:Path, **kw):
+    "The demo's recipe for `kind` on its model, `kw` overriding recipe keys."
     from aiqarus.sft import load_recipe
     tpl, _ = _template_for(demo.cfg.model)
     d, g = _base(demo)
     over = {'model_name_or_path': str(Path(d)/g) if g else d, 'aiqarus_chat_template': tpl, 'logging_steps': 1}
     if demo.cfg.model == 'tiny': over.update(max_length=4096, per_device_train_batch_size=2)
     else: over.update(per_device_train_batch_size=2)
-    return load_recipe(f"{kind}_mini", output_dir=str(out), **over)
+    return load_recipe(f"{kind}_mini", output_dir=str(out), **{**over, **kw})
 
 def training_set(data_preset:str, seed:int=0, mix:dict|None=None) -> tuple:
     "`(generated, passed)`: a training-data preset's foundation (in `mix`; default the write-up's), behavioral and category samples, and those passing QA, shuffled."

@@ -27,6 +27,7 @@ class AiqarusArgs:
     aiqarus_max_dropped_share: float = 0.01     # fail if more samples than this lose every assistant token to max_length
     aiqarus_sft_adapter: str = ''               # simpo: the SFT adapter to start from
     aiqarus_mix: dict | None = None             # resample training data to this action mix first
+    aiqarus_cpu_dtype: str = 'float32'          # base weights on a CPU (`dtype` is for accelerators); bfloat16 needs AVX512-BF16 to pay off, LoRA weights stay fp32
 
 @dataclasses.dataclass
 class Recipe:
@@ -85,7 +86,7 @@ def load_recipe(path, output_dir:str|None=None, **overrides) -> Recipe:
 # %% ../nbs/40_sft.ipynb #89ddc55e
 # SmolLM2's own chat template has no tool section; this Hermes-style one (tools listed, <think> then <tool_call>) ships as data:
 # aiqarus/data/chat_templates/hermes_think.jinja, read by `aiqarus.backends.chat_template_named`.
-from .backends import chat_template_named
+from .backends import chat_template_named, _dtype
 HERMES_THINK = chat_template_named('hermes_think')
 
 class TemplatePatchError(ValueError): "A chat template that `add_generation_tags` cannot patch."
@@ -229,8 +230,8 @@ def load_model_and_tokenizer(recipe:Recipe, model=None, tokenizer=None):
     tok = load_tokenizer(recipe, tokenizer)
     if model is None:
         mk = dict(kw)
-        dt = recipe.model.dtype if torch.cuda.is_available() else 'float32'
-        mk['dtype'] = getattr(torch, dt) if isinstance(dt, str) and dt != 'auto' else dt
+        dt = recipe.model.dtype if torch.cuda.is_available() else recipe.extra.aiqarus_cpu_dtype
+        mk['dtype'] = _dtype(dt, 'cpu') if isinstance(dt, str) and dt != 'auto' else dt
         if recipe.model.load_in_4bit: mk['quantization_config'] = bnb_config(recipe)
         model = AutoModelForCausalLM.from_pretrained(path, **mk)
     if gguf:   # a GGUF-loaded model keeps a quantizer handle that breaks saving; it is plain fp32 now

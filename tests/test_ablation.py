@@ -92,3 +92,31 @@ def test_split_is_refused_for_presets_without_splits():
     assert r.returncode == 2 and 'unknown' in r.stderr + r.stdout
     r = subprocess.run([AQ, 'demo', '--preset', 'ablation', '--split', 'test', '--dry-run'], capture_output=True, text=True)
     assert r.returncode == 0 and 'split test' in r.stdout
+
+def try_(root, *extra):
+    return subprocess.run([AQ, 'demo', '--preset', 'ablation-smoke', '--try', 'smoke', '--runs-dir', str(root/'run'), '--figures-dir', str(root/'fig'), *extra],
+                          capture_output=True, text=True)
+
+def test_a_dev_try_scores_checkpoints_on_dev_only_and_refuses_a_mismatched_dir(smoke):
+    import hashlib
+    root, *_ = smoke
+    looks = (root/'run'/'test_looks.jsonl').read_text()
+    r = try_(root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = root/'run'/'tries'/'smoke'
+    t = json.loads((out/'try.json').read_text())
+    steps = [c['step'] for c in t['checkpoints']]
+    assert len(steps) == 2 and steps[1] == 2 * steps[0] and [c['passes'] for c in t['checkpoints']] == [0.1, 0.2]
+    ids = lambda p: [json.loads(l)['id'] for l in p.read_text().splitlines()]
+    for s in steps: assert ids(out/f'dev_step{s}'/'cases.jsonl') == ids(root/'run'/'eval_a_dev'/'a'/'cases.jsonl')   # (a)'s dev cases, in order
+    w = {s: hashlib.sha256((out/'adapter'/f'checkpoint-{s}'/'adapter_model.safetensors').read_bytes()).hexdigest() for s in steps}
+    assert w[steps[0]] != w[steps[1]]                                        # two checkpoints of one run, not one adapter twice
+    assert t['a_dev'] and all(c['goal']['met'] in (True, False) for c in t['checkpoints'])
+    assert (root/'run'/'test_looks.jsonl').read_text() == looks             # a try never looks at test
+    again = try_(root)
+    assert again.returncode == 0 and 'trained:' not in again.stdout          # resumes: nothing re-trained
+    m = json.loads((out/'train.json').read_text()); m['key'] = '0' * 16; (out/'train.json').write_text(json.dumps(m))
+    bad = try_(root)
+    assert bad.returncode != 0 and 'made by another try setting' in bad.stderr
+    r = try_(root, '--split', 'test')
+    assert r.returncode == 2 and 'never with --split test' in r.stderr + r.stdout
