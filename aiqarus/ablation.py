@@ -17,8 +17,9 @@ from .demo import Demo, SOLVER
 __all__ = ['OVERBALANCED_MIX', 'ABLATION_PRESETS', 'ARMS', 'SPLITS', 'SCORER', 'ABLATION_CODE', 'GOAL', 'TRIES', 'AblationConfig',
            'stage_train_data', 'split_cases', 'read_split', 'stage_split', 'stage_ablation_base', 'stage_sft_arm',
            'stage_pool', 'stage_ablation_pairs', 'stage_simpo_arm', 'stage_adv_arm', 'stage_ablation_probe',
-           'stage_sweep', 'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table',
-           'stage_ablation_compare', 'failed_turns', 'guard_effect', 'goal_check', 'run_ablation', 'Try', 'run_try']
+           'sweep_rows', 'stage_sweep', 'arm_backend', 'stage_arm_eval', 'arm_run_dir', 'arm_runs', 'direction_table',
+           'stage_ablation_compare', 'failed_turns', 'guard_effect', 'goal_check', 'run_ablation', 'Try', 'PrefTry',
+           'SteerTry', 'run_try', 'try_table']
 
 # %% ../nbs/93_ablation.ipynb #216437a9
 OVERBALANCED_MIX = {'call_tool': 30, 'clarify': 28, 'escalate': 20, 'answer_directly': 12, 'refuse': 10}   # the write-up's proposal
@@ -214,9 +215,8 @@ def _steered(a:Demo, alpha:float):
     from aiqarus.demo import _backend
     return _backend(a, _adapter(a, 'a'), steer=str(_dir(a, 'probe', 'clarify_vs_call_tool.pt')), alpha=alpha)
 
-def stage_sweep(a:Demo, out:Path) -> dict:
-    """The dose-response on dev: first turns of every dev case under (a) + α × the raw vector, for each α in `steer_units`; α for arm (f) is
-    the one with the best mean per-action accuracy here — chosen on dev, never on test."""
+def sweep_rows(a:Demo, units:list, figure:Path, title:str) -> list:
+    "(a)'s first turns on every dev case under α × the raw clarify − call_tool vector, for each α in `units`: action shares and accuracy per α."
     import torch
     from aiqarus.eval import Conversation
     from aiqarus.steer import steer_sweep, plot_sweep, alpha_setter
@@ -225,14 +225,20 @@ def stage_sweep(a:Demo, out:Path) -> dict:
     reqs, exp = [Conversation(c).request() for c in cases], [c.expected[0].action for c in cases]
     blob = torch.load(_dir(a, 'probe', 'clarify_vs_call_tool.pt'))
     make = alpha_setter(_backend(a, _adapter(a, 'a')), blob['layer'], blob['vector'])
-    sweep = steer_sweep(make, reqs, exp, a.cfg.steer_units)
+    sweep = steer_sweep(make, reqs, exp, units)
     make(0.0)
-    plot_sweep(sweep, a.fig/'steering_sweep_dev.png', f"arm (a) + α × (clarify − call_tool), layer {blob['layer']}, dev first turns")
+    plot_sweep(sweep, figure, f"{title}, layer {blob['layer']}, dev first turns")
     score = lambda s: sum(s['accuracy'].values()) / len(s['accuracy'])
-    best = max(sweep, key=lambda s: (score(s), -abs(s['alpha'])))
-    rows = [{'alpha': s['alpha'], 'distribution': {k: round(v, 3) for k, v in s['distribution'].items()},
+    return [{'alpha': s['alpha'], 'distribution': {k: round(v, 3) for k, v in s['distribution'].items()},
              'accuracy': {k: round(v, 3) for k, v in s['accuracy'].items()}, 'mean_accuracy': round(score(s), 3), 'n': s['n']} for s in sweep]
-    return {'sweep': rows, 'alpha': best['alpha'], 'line': f"steering α (units of the raw vector) chosen on dev: {best['alpha']} (mean per-action accuracy {score(best):.2f})"}
+
+def stage_sweep(a:Demo, out:Path) -> dict:
+    """The dose-response on dev: first turns of every dev case under (a) + α × the raw vector, for each α in `steer_units`; α for arm (f) is
+    the one with the best mean per-action accuracy here — chosen on dev, never on test."""
+    rows = sweep_rows(a, a.cfg.steer_units, a.fig/'steering_sweep_dev.png', "arm (a) + α × (clarify − call_tool)")
+    best = max(rows, key=lambda s: (s['mean_accuracy'], -abs(s['alpha'])))
+    return {'sweep': rows, 'alpha': best['alpha'], 'line': f"steering α (units of the raw vector) chosen on dev: {best['alpha']} (mean per-action accuracy {best['mean_accuracy']:.2f})"}
+
 
 # %% ../nbs/93_ablation.ipynb #4fdadfb4
 def arm_backend(a:Demo, arm:str):
@@ -411,10 +417,33 @@ class Try:
     cpu_dtype: str = 'bfloat16'        # base weights while training on CPU (aiqarus bench sft-step measures the gain)
     why: str = ''
 
+@dataclass
+class PrefTry:
+    """A dev iteration of (c): SimPO (`cpo_alpha` 0) continuing try `start`'s final adapter on pairs mined from that model's own failures on
+    the pairs pool, keeping only turns whose expected action is in `actions` — scored on dev once, at the end."""
+    start: str                         # the Try whose model is mined and continued
+    pool_per_category: int             # pairs-pool cases per category: shapes in neither training nor dev/test
+    actions: tuple = RESTRAINT_ACTIONS # expected actions whose failed turns become pairs
+    epochs: float = 2.0                # passes over the pairs
+    cpu_dtype: str = 'bfloat16'
+    why: str = ''
+    @property
+    def evals(self): return 1
+
+@dataclass
+class SteerTry:
+    "A dev iteration of (f): (a)'s first-turn action shares on dev under α × the raw clarify − call_tool vector, for α beyond the arm's sweep."
+    units: list                        # α in units of the raw mean difference (the probe stage states its norm against the residual stream's)
+    why: str = ''
+
 TRIES = {
     'b3': Try('b', 3.0, 3, why="(b) stopped after one pass with its loss still falling (1.75 -> 1.55): does the over-balanced mix learn restraint given passes?"),
     'a3': Try('a', 3.0, 3, why="arm (a) trained towards a plateau, as the issue asks of it: does the write-up's mix stay collapsed?"),
+    'b3-simpo-restraint': PrefTry('b3', 12, why="(c)'s pairs were 58% call_tool turns, so SimPO taught calling; mined per expected action, on the stronger SFT model, do they teach restraint?"),
+    'steer-strong': SteerTry([8.0, 16.0, 32.0], why="the vector is 3.7% of the residual norm and α ≤ 4 moved nothing: where do the shares start to move?"),
     'smoke': Try('b', 0.2, 2, why="CI: the try contract on the smoke preset"),
+    'smoke-steer': SteerTry([2.0], why="CI: the steering try's contract on the smoke preset"),
+    'smoke-simpo': PrefTry('smoke', 1, ('call_tool', *RESTRAINT_ACTIONS), epochs=0.5, why="CI: the preference try's contract on the smoke preset"),
 }
 
 def _file_sha(p) -> str: return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]
@@ -427,35 +456,82 @@ def _try_row(run_a, run, passes:float, losses:list) -> dict:
     return {'passes': round(passes, 3), 'loss': round(sum(losses) / max(1, len(losses)), 4), 'case_accuracy': round(s['accuracy'], 4), 'turns': acc,
             'unwarranted_call_rate': s['unwarranted_call_rate']['rate'], 'over_restraint_rate': s['over_restraint_rate']['rate'], 'goal': g}
 
-def run_try(name:str, preset:str='ablation', root=None, figures=None, log=print) -> dict:
-    """Train try `name` and score each checkpoint on dev against (a)'s dev run (`tries/<name>/try.json`). Needs the ablation's dev part
-    (its training data, dev split and (a)'s scored dev run); never reads the test split."""
-    from aiqarus.config import source_sha
+def _train_sft_try(a:Demo, t:Try, out:Path, start=None) -> tuple:
     from aiqarus.sft import train_sft
     from aiqarus.schema import read_jsonl, Sample
+    samples = read_jsonl(_dir(a, f'data_{t.data}', 'train.jsonl'), Sample)
+    every = max(1, math.ceil(t.epochs * len(samples) / a.cfg.train_batch_size / t.evals))
+    over = {'aiqarus_cpu_dtype': t.cpu_dtype, 'save_strategy': 'steps', 'save_steps': every, 'save_only_model': True,
+            **({'learning_rate': t.learning_rate} if t.learning_rate else {})}
+    card = train_sft(_arm_recipe(a, 'sft', out, **over), samples, out/'adapter', max_steps=every * t.evals, seed=a.cfg.seed)['card']
+    return every, card, {}
+
+def _train_pref_try(a:Demo, t:PrefTry, out:Path, start:Path) -> tuple:
+    "Mine `start`'s final model on the pairs pool, keep the pairs of `t.actions`, and run SimPO on them from that adapter."
+    from aiqarus.demo import _backend, eval_stage
+    from aiqarus.generate import make_eval_set
+    from aiqarus.pairs import pairs_from_run, write_pairs, pair_table
+    from aiqarus.simpo import train_simpo
+    base = start/'adapter'
+    cases = make_eval_set(t.pool_per_category, a.cfg.seed, pool='pairs')
+    if not (out/'pool'/'scores').exists(): eval_stage(a, cases, _backend(a, base), out/'pool', f'{t.start} on the pairs pool', f'{t.start} on the pairs pool')
+    mined = pairs_from_run(out/'pool'); ps = [p for p in mined if p.expected_action in t.actions]
+    if not ps: raise RuntimeError(f"{t.start} failed on no pairs-pool turn of {t.actions}: nothing to learn from (enlarge pool_per_category)")
+    random.Random(a.cfg.seed).shuffle(ps); write_pairs(ps, out/'pairs.jsonl')
+    steps = _steps(len(ps), t.epochs, a.cfg.train_batch_size)
+    rec = _arm_recipe(a, 'simpo', out, aiqarus_cpu_dtype=t.cpu_dtype, save_strategy='steps', save_steps=steps, save_only_model=True)
+    card = train_simpo(rec, ps, out/'adapter', sft_adapter=str(base), max_steps=steps, seed=a.cfg.seed)['card']
+    return steps, card, {'pool_cases': len(cases), 'mined': pair_table(mined)[1], 'pairs': len(ps)}
+
+def _run_steer_try(a:Demo, name:str, t:SteerTry, log) -> dict:
+    "The sweep of a `SteerTry` into `tries/<name>/try.json` (keyed like every try; the probe's vector and the dev cases are what it reads)."
+    from aiqarus.config import source_sha
+    reads = {'dev': _dir(a, 'split_dev', 'cases.jsonl'), 'vector': _dir(a, 'probe', 'clarify_vs_call_tool.pt'), 'adapter': _adapter(a, 'a')/'adapter_model.safetensors'}
+    missing = [str(p) for p in reads.values() if not p.exists()]
+    if missing: raise FileNotFoundError(f"try {name}: run the ablation's dev part first (aiqarus demo --preset {a.cfg.preset}); missing {missing}")
+    key = hashlib.sha256(json.dumps({'try': asdict(t), 'cfg': asdict(a.cfg), **{k: _file_sha(p) for k, p in reads.items()},
+                                     'code': source_sha('steer', 'parse', 'ablation', 'demo', *SOLVER)}, sort_keys=True).encode()).hexdigest()[:16]
+    out, t0 = a.dir/'tries'/name, time.time()
+    if (out/'try.json').exists():
+        old = json.loads((out/'try.json').read_text())
+        if old['key'] == key: log(f"[try {name}] up to date — skipped"); return old
+        raise RuntimeError(f"{out/'try.json'}: made by another try setting, vector or code (key {old['key']}, now {key}); move {out} away to run it afresh")
+    out.mkdir(parents=True, exist_ok=True)
+    probe = json.loads(_dir(a, 'probe', 'stage.json').read_text())['result']
+    rows = sweep_rows(a, t.units, a.fig/f'try_{name}_sweep_dev.png', f"try {name}: arm (a) + α × (clarify − call_tool)")
+    for r in rows: r['share_of_residual_norm'] = round(abs(r['alpha']) * probe['relative_norm'], 3)
+    res = {'name': name, 'try': asdict(t), 'key': key, 'relative_norm': probe['relative_norm'], 'sweep': rows, 'seconds': round(time.time() - t0, 1)}
+    (out/'try.json').write_text(json.dumps(res, indent=1, default=str))
+    for r in rows: log(f"[try {name}] α {r['alpha']:g} ({r['share_of_residual_norm']:.0%} of the residual norm): shares {r['distribution']}")
+    return res
+
+def run_try(name:str, preset:str='ablation', root=None, figures=None, log=print) -> dict:
+    """Train try `name` and score each checkpoint on dev against (a)'s dev run (`tries/<name>/try.json`). Needs the ablation's dev part
+    (its training data, dev split and (a)'s scored dev run; a `PrefTry` also its `start` try); never reads the test split."""
+    from aiqarus.config import source_sha
     from aiqarus.eval import load_run, score_run, scorer_version
     from aiqarus.judge import RuleJudge
     from aiqarus.demo import _backend, eval_stage
     if name not in TRIES: raise ValueError(f"unknown try {name!r}; one of {sorted(TRIES)}")
     t, cfg = TRIES[name], ABLATION_PRESETS[preset]
     a = Demo(cfg, root, figures, log, code=ABLATION_CODE)
-    train_f, dev_f, a_dev = _dir(a, f'data_{t.data}', 'train.jsonl'), _dir(a, 'split_dev', 'cases.jsonl'), arm_run_dir(a, 'a', 'dev')
-    missing = [str(p) for p in (train_f, dev_f, a_dev/'scores') if not p.exists()]
-    if missing: raise FileNotFoundError(f"try {name}: run the ablation's dev part first (aiqarus demo --preset {preset}); missing {missing}")
-    key = hashlib.sha256(json.dumps({'try': asdict(t), 'cfg': asdict(cfg), 'train': _file_sha(train_f), 'dev': _file_sha(dev_f),
-                                     'code': source_sha('sft', 'training_data', 'ablation', 'demo', *SOLVER, *SCORER)}, sort_keys=True).encode()).hexdigest()[:16]
+    if isinstance(t, SteerTry): return _run_steer_try(a, name, t, log)
+    pref = isinstance(t, PrefTry)
+    dev_f, a_dev = _dir(a, 'split_dev', 'cases.jsonl'), arm_run_dir(a, 'a', 'dev')
+    start = a.dir/'tries'/t.start if pref else None
+    reads = {'dev': dev_f, 'start': start/'try.json'} if pref else {'dev': dev_f, 'train': _dir(a, f'data_{t.data}', 'train.jsonl')}
+    missing = [str(p) for p in (*reads.values(), a_dev/'scores') if not p.exists()]
+    if missing: raise FileNotFoundError(f"try {name}: run the ablation's dev part first (aiqarus demo --preset {preset}){f' and --try {t.start}' if pref else ''}; missing {missing}")
+    key = hashlib.sha256(json.dumps({'try': asdict(t), 'cfg': asdict(cfg), **{k: _file_sha(p) for k, p in reads.items()},
+                                     'code': source_sha('sft', 'simpo', 'pairs', 'training_data', 'ablation', 'demo', *SOLVER, *SCORER)}, sort_keys=True).encode()).hexdigest()[:16]
     out, t0 = a.dir/'tries'/name, time.time()
     meta = out/'train.json'
     if meta.exists() and json.loads(meta.read_text())['key'] != key:
         raise RuntimeError(f"{meta}: made by another try setting, data or code (key {json.loads(meta.read_text())['key']}, now {key}); move {out} away to run it afresh")
     if not meta.exists():
-        samples = read_jsonl(train_f, Sample)
-        every = max(1, math.ceil(t.epochs * len(samples) / cfg.train_batch_size / t.evals))
-        over = {'aiqarus_cpu_dtype': t.cpu_dtype, 'save_strategy': 'steps', 'save_steps': every, 'save_only_model': True,
-                **({'learning_rate': t.learning_rate} if t.learning_rate else {})}
-        card = train_sft(_arm_recipe(a, 'sft', out, **over), samples, out/'adapter', max_steps=every * t.evals, seed=cfg.seed)['card']
-        meta.write_text(json.dumps({'key': key, 'try': asdict(t), 'every': every, 'card': card}, indent=1, default=str))
-        log(f"[try {name}] trained: {_card_line(card)[2]} in {card['seconds']:.0f}s")
+        every, card, extra = (_train_pref_try if pref else _train_sft_try)(a, t, out, start)
+        meta.write_text(json.dumps({'key': key, 'try': asdict(t), 'every': every, 'card': card, **extra}, indent=1, default=str))
+        log(f"[try {name}] trained: {card['steps']} steps in {card['seconds']:.0f}s")
     m = json.loads(meta.read_text()); every, card = m['every'], m['card']
     run_a = load_run(a_dev)
     if run_a.score.get('scorer') != scorer_version(): run_a = load_run(a_dev, score_run(a_dev, RuleJudge()))   # (a) scored by this scorer too
@@ -464,12 +540,29 @@ def run_try(name:str, preset:str='ablation', root=None, figures=None, log=print)
         step, passes = every * k, t.epochs * k / t.evals
         d = out/f'dev_step{step}'
         if not d.joinpath('scores').exists():
-            label = f"try {name}: {t.data}'s data, {passes:g} passes"
+            label = f"try {name}, {passes:g} passes"
             eval_stage(a, read_split(a, 'dev'), _backend(a, out/'adapter'/f'checkpoint-{step}'), d, label, label)
         rows.append({'step': step, **_try_row(run_a, load_run(d), passes, card['losses'][every * (k - 1): step])})
         r = rows[-1]; log(f"[try {name}] {passes:g} passes: " + ', '.join(f"{a} {v['k']}/{v['n']}" for a, v in r['turns'].items()) + f"; goal met {r['goal']['met']}")
-    res = {'name': name, 'try': asdict(t), 'key': key, 'train_seconds': card['seconds'], 'tokens_seen': card['tokens_seen'], 'a_dev': {
+    res = {'name': name, 'try': asdict(t), 'key': key, 'train_seconds': card['seconds'], 'tokens_seen': card.get('tokens_seen'),
+           **{k: m[k] for k in ('pool_cases', 'mined', 'pairs') if k in m}, 'a_dev': {
            a: {'k': round(v['accuracy'] * v['n']), 'n': v['n']} for a, v in run_a.summary['per_action_turns'].items() if v['n']}, 'checkpoints': rows}
     (out/'try.json').write_text(json.dumps(res, indent=1, default=str))
     log(f"try {name} on dev: done in {(time.time() - t0) / 60:.1f} min -> {out}")
     return res
+
+# %% ../nbs/93_ablation.ipynb #ff2f3dcd
+def try_table(path):
+    "One row per checkpoint of a finished try (`tries/<name>` or its `try.json`), with (a)'s dev turns as the first row."
+    import pandas as pd
+    p = Path(path); t = json.loads((p/'try.json' if p.is_dir() else p).read_text())
+    cell = lambda v: f"{v['k']}/{v['n']}" if v else ''
+    acts = ('call_tool', 'answer_directly', 'clarify', 'escalate', 'refuse')
+    rows = [{'model': '(a)', **{a: cell(t['a_dev'].get(a)) for a in acts}}]
+    for c in t['checkpoints']:
+        g = c['goal']
+        lift = {f"{a} lift": '' if g[a]['diff'] is None else f"{g[a]['diff']:+.2f} (low {g[a]['ci_low']:+.2f})" for a in GOAL['actions']}
+        rows.append({'model': f"{t['name']}, {c['passes']:g} passes", 'loss': c['loss'], **{a: cell(c['turns'].get(a)) for a in acts},
+                     'unwarranted': c['unwarranted_call_rate'], 'over-restraint': c['over_restraint_rate'], **lift,
+                     'call_tool diff': g['call_tool']['diff'], 'goal met': g['met']})
+    return pd.DataFrame(rows).set_index('model')

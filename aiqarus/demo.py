@@ -328,7 +328,7 @@ def run_demo(preset:str='default', root=None, figures=None, log=print) -> dict:
 
 # %% ../nbs/92_demo.ipynb #eaea8975
 RUN_FILES = ('run.json', 'cases.jsonl', 'journal.jsonl', 'prompts.jsonl.gz')          # an eval run's raw layer; its scores/ go with it
-KEPT_FILES = ('stage.json', 'run_card.json', 'pairs.jsonl', 'compare.json', 'ablation.md', 'test_looks.jsonl')
+KEPT_FILES = ('stage.json', 'run_card.json', 'pairs.jsonl', 'compare.json', 'ablation.md', 'test_looks.jsonl', 'train.json', 'try.json')   # train/try: a dev try's
 
 def save_reference(demo_dir, dest) -> list:
     """Copy the data of a finished demo or ablation from `demo_dir` to `dest`: every stage's result, every eval run directory whole

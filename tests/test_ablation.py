@@ -93,8 +93,8 @@ def test_split_is_refused_for_presets_without_splits():
     r = subprocess.run([AQ, 'demo', '--preset', 'ablation', '--split', 'test', '--dry-run'], capture_output=True, text=True)
     assert r.returncode == 0 and 'split test' in r.stdout
 
-def try_(root, *extra):
-    return subprocess.run([AQ, 'demo', '--preset', 'ablation-smoke', '--try', 'smoke', '--runs-dir', str(root/'run'), '--figures-dir', str(root/'fig'), *extra],
+def try_(root, *extra, name='smoke'):
+    return subprocess.run([AQ, 'demo', '--preset', 'ablation-smoke', '--try', name, '--runs-dir', str(root/'run'), '--figures-dir', str(root/'fig'), *extra],
                           capture_output=True, text=True)
 
 def test_a_dev_try_scores_checkpoints_on_dev_only_and_refuses_a_mismatched_dir(smoke):
@@ -120,3 +120,37 @@ def test_a_dev_try_scores_checkpoints_on_dev_only_and_refuses_a_mismatched_dir(s
     assert bad.returncode != 0 and 'made by another try setting' in bad.stderr
     r = try_(root, '--split', 'test')
     assert r.returncode == 2 and 'never with --split test' in r.stderr + r.stdout
+
+def test_a_preference_try_mines_its_start_model_on_the_pairs_pool_only(smoke):
+    root, *_ = smoke
+    looks = (root/'run'/'test_looks.jsonl').read_text()
+    if not (root/'run'/'tries'/'smoke'/'try.json').exists(): assert try_(root).returncode == 0
+    r = try_(root, name='smoke-simpo')
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = root/'run'/'tries'/'smoke-simpo'
+    ids = lambda p: {json.loads(l)['id'] for l in p.read_text().splitlines()}
+    pool = ids(out/'pool'/'cases.jsonl')
+    pairs = [json.loads(l) for l in (out/'pairs.jsonl').read_text().splitlines()]
+    assert pairs and {p['case_id'] for p in pairs} <= pool                                  # mined on the pool ...
+    assert not pool & (ids(root/'run'/'eval_a_dev'/'a'/'cases.jsonl') | ids(root/'run'/'eval_a_test'/'a'/'cases.jsonl'))   # ... never on a split
+    from aiqarus.ablation import TRIES
+    assert {p['expected_action'] for p in pairs} <= set(TRIES['smoke-simpo'].actions)
+    card = json.loads((out/'adapter'/'run_card.json').read_text())
+    assert card['kind'] == 'simpo' and card['sft_adapter'].endswith('tries/smoke/adapter') and card['n_pairs'] == len(pairs)
+    t = json.loads((out/'try.json').read_text())
+    assert t['pairs'] == len(pairs) and len(t['checkpoints']) == 1
+    assert (root/'run'/'test_looks.jsonl').read_text() == looks
+
+def test_a_steering_try_sweeps_a_on_dev_first_turns_and_states_the_norm(smoke):
+    root, *_ = smoke
+    looks = (root/'run'/'test_looks.jsonl').read_text()
+    r = try_(root, name='smoke-steer')
+    assert r.returncode == 0, r.stderr[-3000:]
+    t = json.loads((root/'run'/'tries'/'smoke-steer'/'try.json').read_text())
+    probe = stage(root, 'probe')
+    assert [s['alpha'] for s in t['sweep']] == [2.0] and t['relative_norm'] == probe['relative_norm']
+    n_dev = len((root/'run'/'split_dev'/'cases.jsonl').read_text().splitlines())
+    assert all(s['n'] == n_dev and abs(sum(s['distribution'].values()) - 1) < 0.02 for s in t['sweep'])   # every dev case's first turn
+    assert t['sweep'][0]['share_of_residual_norm'] == round(2.0 * probe['relative_norm'], 3)
+    assert 'up to date' in try_(root, name='smoke-steer').stdout
+    assert (root/'run'/'test_looks.jsonl').read_text() == looks
