@@ -439,7 +439,7 @@ class SteerTry:
 TRIES = {
     'b3': Try('b', 3.0, 3, why="(b) stopped after one pass with its loss still falling (1.75 -> 1.55): does the over-balanced mix learn restraint given passes?"),
     'a3': Try('a', 3.0, 3, why="arm (a) trained towards a plateau, as the issue asks of it: does the write-up's mix stay collapsed?"),
-    'b3-simpo-restraint': PrefTry('b3', 12, why="(c)'s pairs were 58% call_tool turns, so SimPO taught calling; mined per expected action, on the stronger SFT model, do they teach restraint?"),
+    'b3-simpo-restraint': PrefTry('b3', 12, epochs=1.0, why="(c)'s pairs were 58% call_tool turns, so SimPO taught calling: with pairs kept to restraint turns, one pass as (c) had, continuing b3, does SimPO teach restraint?"),
     'steer-strong': SteerTry([8.0, 16.0, 32.0], why="the vector is 3.7% of the residual norm and α ≤ 4 moved nothing: where do the shares start to move?"),
     'smoke': Try('b', 0.2, 2, why="CI: the try contract on the smoke preset"),
     'smoke-steer': SteerTry([2.0], why="CI: the steering try's contract on the smoke preset"),
@@ -562,7 +562,7 @@ def try_table(path):
     for c in t['checkpoints']:
         g = c['goal']
         lift = {f"{a} lift": '' if g[a]['diff'] is None else f"{g[a]['diff']:+.2f} (low {g[a]['ci_low']:+.2f})" for a in GOAL['actions']}
-        rows.append({'model': f"{t['name']}, {c['passes']:g} passes", 'loss': c['loss'], **{a: cell(c['turns'].get(a)) for a in acts},
+        rows.append({'model': f"{t['name']}, {c['passes']:g} pass{'' if c['passes'] == 1 else 'es'}", 'loss': c['loss'], **{a: cell(c['turns'].get(a)) for a in acts},
                      'unwarranted': c['unwarranted_call_rate'], 'over-restraint': c['over_restraint_rate'], **lift,
                      'call_tool diff': g['call_tool']['diff'], 'goal met': g['met']})
     return pd.DataFrame(rows).set_index('model')
