@@ -448,19 +448,20 @@ TRIES = {
 
 def _file_sha(p) -> str: return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]
 
+def _turn_counts(summary) -> dict: return {a: {'k': round(v['accuracy'] * v['n']), 'n': v['n']} for a, v in summary['per_action_turns'].items() if v['n']}
+
 def _try_row(run_a, run, passes:float, losses:list) -> dict:
     "One checkpoint's dev results: turn accuracy per expected action, both failure directions, the paired lifts over (a) and the goal."
     from aiqarus.report import compare
     s, g = run.summary, goal_check(compare(run_a, run))
-    acc = {a: {'k': round(v['accuracy'] * v['n']), 'n': v['n']} for a, v in s['per_action_turns'].items() if v['n']}
-    return {'passes': round(passes, 3), 'loss': round(sum(losses) / max(1, len(losses)), 4), 'case_accuracy': round(s['accuracy'], 4), 'turns': acc,
+    return {'passes': round(passes, 3), 'loss': round(sum(losses) / max(1, len(losses)), 4), 'case_accuracy': round(s['accuracy'], 4), 'turns': _turn_counts(s),
             'unwarranted_call_rate': s['unwarranted_call_rate']['rate'], 'over_restraint_rate': s['over_restraint_rate']['rate'], 'goal': g}
 
 def _train_sft_try(a:Demo, t:Try, out:Path, start=None) -> tuple:
     from aiqarus.sft import train_sft
     from aiqarus.schema import read_jsonl, Sample
     samples = read_jsonl(_dir(a, f'data_{t.data}', 'train.jsonl'), Sample)
-    every = max(1, math.ceil(t.epochs * len(samples) / a.cfg.train_batch_size / t.evals))
+    every = _steps(len(samples), t.epochs / t.evals, a.cfg.train_batch_size)
     over = {'aiqarus_cpu_dtype': t.cpu_dtype, 'save_strategy': 'steps', 'save_steps': every, 'save_only_model': True,
             **({'learning_rate': t.learning_rate} if t.learning_rate else {})}
     card = train_sft(_arm_recipe(a, 'sft', out, **over), samples, out/'adapter', max_steps=every * t.evals, seed=a.cfg.seed)['card']
@@ -545,8 +546,7 @@ def run_try(name:str, preset:str='ablation', root=None, figures=None, log=print)
         rows.append({'step': step, **_try_row(run_a, load_run(d), passes, card['losses'][every * (k - 1): step])})
         r = rows[-1]; log(f"[try {name}] {passes:g} passes: " + ', '.join(f"{a} {v['k']}/{v['n']}" for a, v in r['turns'].items()) + f"; goal met {r['goal']['met']}")
     res = {'name': name, 'try': asdict(t), 'key': key, 'train_seconds': card['seconds'], 'tokens_seen': card.get('tokens_seen'),
-           **{k: m[k] for k in ('pool_cases', 'mined', 'pairs') if k in m}, 'a_dev': {
-           a: {'k': round(v['accuracy'] * v['n']), 'n': v['n']} for a, v in run_a.summary['per_action_turns'].items() if v['n']}, 'checkpoints': rows}
+           **{k: m[k] for k in ('pool_cases', 'mined', 'pairs') if k in m}, 'a_dev': _turn_counts(run_a.summary), 'checkpoints': rows}
     (out/'try.json').write_text(json.dumps(res, indent=1, default=str))
     log(f"try {name} on dev: done in {(time.time() - t0) / 60:.1f} min -> {out}")
     return res
@@ -555,9 +555,10 @@ def run_try(name:str, preset:str='ablation', root=None, figures=None, log=print)
 def try_table(path):
     "One row per checkpoint of a finished try (`tries/<name>` or its `try.json`), with (a)'s dev turns as the first row."
     import pandas as pd
+    from aiqarus.schema import ACTIONS
     p = Path(path); t = json.loads((p/'try.json' if p.is_dir() else p).read_text())
     cell = lambda v: f"{v['k']}/{v['n']}" if v else ''
-    acts = ('call_tool', 'answer_directly', 'clarify', 'escalate', 'refuse')
+    acts = ACTIONS
     rows = [{'model': '(a)', **{a: cell(t['a_dev'].get(a)) for a in acts}}]
     for c in t['checkpoints']:
         g = c['goal']
